@@ -1,0 +1,147 @@
+"""The one currency between layers: a `Book` of `Chapter`s, cut into `Passage`s, cited by
+`Citation`s. Loaders produce books; engines index passages; the CLI and TUI print citations.
+
+Chapter text keeps paragraphs separated by one blank line ("\\n\\n"). PDF chapters also carry
+`pages`: where in the chapter text each physical page starts, so any character span can be cited
+by page label.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PARAGRAPH_BREAK = "\n\n"
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+
+def count_words(text: str) -> int:
+    return sum(1 for _ in _WORD.finditer(text))
+
+
+@dataclass(frozen=True)
+class PageMark:
+    """Physical page `number` (1-based) with printed `label` starts at `offset` in the chapter."""
+
+    offset: int
+    number: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Chapter:
+    index: int  # 0-based position among the book's chapters (front matter excluded)
+    title: str
+    text: str  # paragraphs separated by PARAGRAPH_BREAK
+    pages: tuple[PageMark, ...] = ()  # PDFs only, ascending offsets, first offset 0
+    source: str | None = None  # EPUB spine href(s), or "pages 3-9" style hints
+    front_matter: bool = False
+
+    @property
+    def word_count(self) -> int:
+        return count_words(self.text)
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p for p in self.text.split(PARAGRAPH_BREAK) if p.strip()]
+
+    @property
+    def page_span(self) -> tuple[str, str] | None:
+        """(first label, last label) of the pages the chapter covers, PDFs only."""
+        if not self.pages:
+            return None
+        return self.pages[0].label, self.pages[-1].label
+
+    def page_span_of(self, start: int, end: int) -> tuple[str, str] | None:
+        """Page labels covering characters [start, end) of this chapter's text."""
+        if not self.pages:
+            return None
+        first = last = self.pages[0]
+        for mark in self.pages:
+            if mark.offset <= start:
+                first = mark
+            if mark.offset < max(end, start + 1):
+                last = mark
+        return first.label, last.label
+
+
+@dataclass
+class Book:
+    path: Path
+    title: str
+    author: str | None
+    language: str | None
+    format: str  # "pdf" | "epub" | "txt" | "md"
+    chapters: list[Chapter]
+    sha256: str
+    front_matter: list[Chapter] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def word_count(self) -> int:
+        return sum(c.word_count for c in self.chapters)
+
+    @property
+    def text(self) -> str:
+        """The whole book in reading order, chapters separated by a paragraph break."""
+        return PARAGRAPH_BREAK.join(c.text for c in self.chapters)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A contiguous run of whole paragraphs inside one chapter: the unit engines retrieve."""
+
+    id: int  # position in the book's passage list
+    chapter_index: int
+    chapter_title: str
+    start: int  # character span in the chapter's text
+    end: int
+    text: str
+    pages: tuple[str, str] | None = None  # (first, last) page labels, PDFs only
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where an answer or a summary sentence comes from."""
+
+    chapter_index: int
+    chapter_title: str
+    passage_id: int
+    text: str  # the passage
+    sentence: str | None = None  # the best-matching sentence inside it, highlighted by UIs
+    pages: tuple[str, str] | None = None
+    score: float | None = None
+
+    @classmethod
+    def from_passage(
+        cls, passage: Passage, sentence: str | None = None, score: float | None = None
+    ) -> Citation:
+        return cls(
+            chapter_index=passage.chapter_index,
+            chapter_title=passage.chapter_title,
+            passage_id=passage.id,
+            text=passage.text,
+            sentence=sentence,
+            pages=passage.pages,
+            score=score,
+        )
+
+    def label(self) -> str:
+        """Short human reference, e.g. `ch. 3 "The Harbour", p. 41-42`."""
+        ref = f'ch. {self.chapter_index + 1} "{self.chapter_title}"'
+        if self.pages:
+            first, last = self.pages
+            ref += f", p. {first}" if first == last else f", p. {first}-{last}"
+        return ref
+
+    def to_dict(self) -> dict:
+        return {
+            "chapter_index": self.chapter_index,
+            "chapter_title": self.chapter_title,
+            "passage_id": self.passage_id,
+            "pages": list(self.pages) if self.pages else None,
+            "sentence": self.sentence,
+            "text": self.text,
+            "score": self.score,
+        }

@@ -1,0 +1,1 @@
+"""The `bookreader` command line (Typer + Rich): one module per command, wired in app.py."""

@@ -1,0 +1,45 @@
+"""The Typer application. Each command lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from bookreader import __version__
+
+app = typer.Typer(
+    name="bookreader",
+    help="Whole-book analysis: summaries, questions across chapters, and chat about a book.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bookreader {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Whole-book analysis: summaries, questions across chapters, and chat about a book."""
+
+
+def _register() -> None:
+    # Command modules, one per command; each exposes `register(app)`. Add yours to the tuple.
+    modules: tuple = ()
+    for module in modules:
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    app()

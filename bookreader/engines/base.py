@@ -1,0 +1,73 @@
+"""The engine interface every front end (CLI, TUI, batch) talks to.
+
+An engine reads a `Book` once into a `BookState` (cached on disk), then summarizes it or answers
+questions about it. `ask` is a stream: text chunks (str) as they come, then the `Citation`s that
+support them. Progress goes through an optional callback so that the CLI can draw a Rich bar and
+the TUI a progress widget without the engine knowing about either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from bookreader.book import Book, Citation, Passage
+
+Length = Literal["short", "medium", "long"]
+Strategy = Literal["memory", "hierarchical"]
+
+# progress(done, total, unit): e.g. progress(4096, 250_000, "tokens")
+ProgressCallback = Callable[[int, int, str], None]
+AnswerChunk = str | Citation
+
+
+@dataclass
+class BookState:
+    """Everything an engine keeps about a book after reading it."""
+
+    book: Book
+    engine: str
+    model_id: str | None
+    passages: list[Passage]
+    tokens_read: int = 0
+    memory: Any = None  # infini engine: bookreader.infini state object; extractive: None
+    memory_bytes: int = 0  # size of the memory tensors, independent of the book's length
+    cache_hit: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # engine-private data (indexes, ...)
+
+
+@dataclass(frozen=True)
+class ChapterSummary:
+    chapter_index: int
+    chapter_title: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str  # the whole-book summary
+    chapters: tuple[ChapterSummary, ...]
+    engine: str
+    length: Length = "medium"
+    strategy: str | None = None
+    citations: tuple[Citation, ...] = ()
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str
+    model_id: str | None
+
+    def read(self, book: Book, progress: ProgressCallback | None = None) -> BookState: ...
+
+    def summarize(
+        self,
+        state: BookState,
+        length: Length = "medium",
+        chapter: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Summary: ...
+
+    def ask(self, state: BookState, question: str) -> Iterator[AnswerChunk]: ...
