@@ -28,18 +28,25 @@ class LayerState:
     # The current segment so far, needed by local attention and by the fold into memory.
     k_seg: Tensor | None = None  # (B, H_kv, t, d_k) keys before RoPE
     v_seg: Tensor | None = None  # (B, H_kv, t, d_v)
+    # The same keys after RoPE (positions 0..t-1 of the segment), for local attention, so that
+    # a step with new tokens never re-rotates the cached ones. None when no RoPE is used.
+    k_rot_seg: Tensor | None = None  # (B, H_kv, t, d_k)
 
     @property
     def seg_len(self) -> int:
         return 0 if self.k_seg is None else self.k_seg.shape[2]
 
     def to(self, device: torch.device | str) -> LayerState:
-        move = (lambda t: None if t is None else t.to(device))  # noqa: E731
-        return LayerState(self.memory.to(device), move(self.k_seg), move(self.v_seg))
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return LayerState(
+            self.memory.to(device), move(self.k_seg), move(self.v_seg), move(self.k_rot_seg)
+        )
 
     def detach(self) -> LayerState:
-        cut = (lambda t: None if t is None else t.detach())  # noqa: E731
-        return LayerState(self.memory.detach(), cut(self.k_seg), cut(self.v_seg))
+        cut = lambda t: None if t is None else t.detach()  # noqa: E731
+        return LayerState(
+            self.memory.detach(), cut(self.k_seg), cut(self.v_seg), cut(self.k_rot_seg)
+        )
 
 
 @dataclass
@@ -94,6 +101,8 @@ class InfiniState:
             if layer.k_seg is not None and layer.v_seg is not None:
                 tensors[f"layers.{i}.k_seg"] = layer.k_seg.detach().contiguous().cpu()
                 tensors[f"layers.{i}.v_seg"] = layer.v_seg.detach().contiguous().cpu()
+            if layer.k_rot_seg is not None:
+                tensors[f"layers.{i}.k_rot_seg"] = layer.k_rot_seg.detach().contiguous().cpu()
         header = {
             "format_version": str(STATE_FORMAT_VERSION),
             "tokens_read": str(self.tokens_read),
@@ -112,14 +121,21 @@ class InfiniState:
             header = handle.metadata() or {}
         version = int(header.get("format_version", "0"))
         if version != STATE_FORMAT_VERSION:
-            raise ValueError(f"state format {version} is not {STATE_FORMAT_VERSION}: re-read the book")
+            raise ValueError(
+                f"state format {version} is not {STATE_FORMAT_VERSION}: re-read the book"
+            )
         tensors = load_file(str(path), device=str(device))
         written = json.loads(header["written"])
         layers = []
         for i in range(int(header["n_layers"])):
             memory = LayerMemory(tensors[f"layers.{i}.M"], tensors[f"layers.{i}.z"], written[i])
             layers.append(
-                LayerState(memory, tensors.get(f"layers.{i}.k_seg"), tensors.get(f"layers.{i}.v_seg"))
+                LayerState(
+                    memory,
+                    tensors.get(f"layers.{i}.k_seg"),
+                    tensors.get(f"layers.{i}.v_seg"),
+                    tensors.get(f"layers.{i}.k_rot_seg"),
+                )
             )
         return cls(layers, int(header["tokens_read"]), json.loads(header["meta"]))
 
