@@ -1,0 +1,111 @@
+"""`bookreader info BOOK [--json]`: what the loader made of a book.
+
+Human output (stdout): the title, author, language, format and total words, then a table of
+chapters (number, title, words, and the printed page span for PDFs), then the front matter that
+was set aside and the loader's warnings (pages with no text layer, repaired EPUB structure,
+stripped Project Gutenberg boilerplate, ...).
+
+`--json` prints one object with a stable schema (bookreader.info/1):
+
+    {"schema": "bookreader.info/1",
+     "path": str, "title": str, "author": str | null, "language": str | null,
+     "format": "pdf" | "epub" | "txt" | "md", "sha256": str (of the file's bytes),
+     "words": int (all chapters, front matter excluded),
+     "chapters": [{"index": int (0-based), "title": str, "words": int,
+                   "pages": [first_label, last_label] | null (PDFs only)}],
+     "front_matter": [str],                # titles of the pages set aside
+     "warnings": [str]}
+
+Unreadable input (missing, corrupt, encrypted, DRM, image-only, empty, unsupported) prints one
+line on stderr and exits with code 4.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bookreader.book import Book
+from bookreader.cli.common import guarded, print_json
+from bookreader.loaders import load
+
+INFO_SCHEMA = "bookreader.info/1"
+
+
+def book_info(book: Book) -> dict[str, Any]:
+    """The `--json` document for a loaded book."""
+    return {
+        "schema": INFO_SCHEMA,
+        "path": str(book.path),
+        "title": book.title,
+        "author": book.author,
+        "language": book.language,
+        "format": book.format,
+        "sha256": book.sha256,
+        "words": book.word_count,
+        "chapters": [
+            {
+                "index": chapter.index,
+                "title": chapter.title,
+                "words": chapter.word_count,
+                "pages": list(chapter.page_span) if chapter.page_span else None,
+            }
+            for chapter in book.chapters
+        ],
+        "front_matter": [chapter.title for chapter in book.front_matter],
+        "warnings": list(book.warnings),
+    }
+
+
+def _render(info: dict[str, Any], console: Console) -> None:
+    console.print(f"[bold]{info['title']}[/bold]", highlight=False)
+    details = [
+        ("Author", info["author"] or "unknown"),
+        ("Language", info["language"] or "unknown"),
+        ("Format", info["format"].upper()),
+        ("Chapters", str(len(info["chapters"]))),
+        ("Words", f"{info['words']:,}"),
+        ("SHA-256", info["sha256"][:16] + "…"),
+    ]
+    for label, value in details:
+        console.print(f"{label + ':':<10} {value}", highlight=False, markup=False)
+    has_pages = any(c["pages"] for c in info["chapters"])
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("#", justify="right")
+    table.add_column("Title", overflow="fold")
+    table.add_column("Words", justify="right")
+    if has_pages:
+        table.add_column("Pages", justify="right")
+    for chapter in info["chapters"]:
+        row = [str(chapter["index"] + 1), chapter["title"], f"{chapter['words']:,}"]
+        if has_pages:
+            first, last = chapter["pages"] or ("", "")
+            row.append(first if first == last else f"{first}-{last}")
+        table.add_row(*row)
+    console.print(table)
+    if info["front_matter"]:
+        console.print("Front matter: " + "; ".join(info["front_matter"]), markup=False)
+    for warning in info["warnings"]:
+        console.print(f"warning: {warning}", markup=False, highlight=False)
+
+
+def info(
+    book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON object (schema bookreader.info/1)."
+    ),
+) -> None:
+    """Show a book's metadata, chapters, word counts and loader warnings."""
+    data = book_info(load(book))
+    if as_json:
+        print_json(data)
+        return
+    _render(data, Console(highlight=False, soft_wrap=False))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info")(guarded(info))

@@ -1,0 +1,343 @@
+"""PDF books, read page by page with pypdf.
+
+Each page's text is extracted once and only its text is kept: the page object is dropped right
+away, so memory grows with the book's text, not with its page objects. Then, over the whole
+book: NFKC (ligatures such as "ﬁ"), removal of running headers, footers and page numbers,
+conservative dehyphenation ("exam-\\nple" -> "example" only if "example" occurs elsewhere).
+
+Chapters: the outline's top level (one level down when the top holds a single entry), else
+numbered or named headings found in the text ("1 Introduction", "References"), else fixed
+ranges of `PAGES_PER_CHUNK` pages. Every chapter carries `PageMark`s with the printed page
+labels. Encrypted files are tried with the empty password; a file with no text on any page
+raises NoTextLayer, pages without text are named in a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
+from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, PageMark
+from bookreader.errors import CorruptBook, EncryptedBook, NoTextLayer
+from bookreader.loaders.cleanup import (
+    clean_inline,
+    dehyphenate,
+    nfkc,
+    remove_running_lines,
+    vocabulary_of,
+)
+from bookreader.loaders.headings import find_sections
+
+PAGES_PER_CHUNK = 10
+_SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
+_JUNK_TITLES = re.compile(r"^(untitled|microsoft word|.*\.(?:tex|dvi|docx?|pdf))", re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def quiet_pypdf() -> Iterator[None]:
+    """pypdf logs "fontTools is required ..." and similar notes for every odd font or object;
+    they say nothing a reader can act on, so silence them for the duration of a load only."""
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+@dataclass
+class PageText:
+    number: int  # 1-based physical page
+    label: str
+    lines: list[str]
+
+
+def _open(data: bytes, name: str) -> PdfReader:
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+    except (PdfReadError, ValueError, OSError) as error:
+        raise CorruptBook(f"{name}: damaged or truncated PDF ({error})") from None
+    if reader.is_encrypted:
+        try:
+            opened = reader.decrypt("")
+        except (NotImplementedError, DependencyError, FileNotDecryptedError, PdfReadError):
+            opened = 0
+        if not opened:
+            raise EncryptedBook(f"{name}: the PDF is password-protected")
+    return reader
+
+
+def _labels(reader: PdfReader, count: int) -> list[str]:
+    try:
+        labels = list(reader.page_labels)
+    except Exception:
+        labels = []
+    if len(labels) != count:
+        labels = [str(i + 1) for i in range(count)]
+    return labels
+
+
+def _extract_pages(
+    reader: PdfReader, count: int, labels: list[str]
+) -> tuple[list[PageText], list[int]]:
+    """Text of every page (extracted once), and the pages that had none."""
+    pages: list[PageText] = []
+    empty: list[int] = []
+    for index in range(count):
+        page = reader.pages[index]
+        try:
+            text = page.extract_text() or ""
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError, PdfReadError):
+            text = ""
+        del page  # keep the text only
+        text = nfkc(text).replace("\u00ad", "")
+        if not text.strip():
+            empty.append(index + 1)
+        pages.append(PageText(index + 1, labels[index], text.split("\n")))
+    return pages, empty
+
+
+def _outline_starts(reader: PdfReader) -> list[tuple[int, str]]:
+    """(0-based page, title) of the outline level that makes chapters."""
+    try:
+        outline = reader.outline
+    except Exception:
+        return []
+    level = [item for item in outline if not isinstance(item, list)]
+    if len(level) == 1:
+        children = next((item for item in outline if isinstance(item, list)), [])
+        deeper = [item for item in children if not isinstance(item, list)]
+        if len(deeper) >= 2:
+            level = level + deeper
+    starts: list[tuple[int, str]] = []
+    for item in level:
+        try:
+            page = reader.get_destination_page_number(item)
+        except Exception:
+            continue
+        title = clean_inline(str(getattr(item, "title", "") or ""))
+        if page is not None and page >= 0 and title:
+            starts.append((page, nfkc(title)))
+    starts.sort(key=lambda s: s[0])
+    return starts
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    """Lines of one page -> paragraphs. A blank line, or a short line that ends a sentence,
+    closes a paragraph (pypdf gives no blank lines between most paragraphs)."""
+    widths = sorted(len(line.strip()) for line in lines if len(line.strip()) > 20)
+    typical = widths[len(widths) // 2] if widths else 60
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if not stripped:
+            if current:
+                paragraphs.append(" ".join(current))
+                current = []
+            continue
+        current.append(stripped)
+        if _SENTENCE_END.search(stripped) and len(stripped) < 0.85 * typical:
+            paragraphs.append(" ".join(current))
+            current = []
+    if current:
+        paragraphs.append(" ".join(current))
+    return [clean_inline(p) for p in paragraphs if p.strip()]
+
+
+@dataclass(frozen=True)
+class _Start:
+    page: int  # 0-based
+    line: int  # line within the page where the chapter begins
+    title: str
+
+
+def _find_title_line(lines: list[str], title: str) -> int:
+    """The line on a page where an outline title is printed (0 when not found)."""
+    wanted = re.sub(r"\W+", "", title.lower())[:30]
+    if not wanted:
+        return 0
+    for k, line in enumerate(lines):
+        have = re.sub(r"\W+", "", line.lower())
+        if have and (have.startswith(wanted) or wanted.startswith(have[: max(len(have), 8)])):
+            return k
+    return 0
+
+
+def _starts_from_outline(pages: list[PageText], outline: list[tuple[int, str]]) -> list[_Start]:
+    starts = []
+    for page, title in outline:
+        if page < len(pages):
+            starts.append(_Start(page, _find_title_line(pages[page].lines, title), title))
+    return starts
+
+
+def _starts_from_headings(pages: list[PageText]) -> list[_Start]:
+    where: list[tuple[int, int]] = []
+    flat: list[str] = []
+    for p, page in enumerate(pages):
+        for k, line in enumerate(page.lines):
+            where.append((p, k))
+            flat.append(line)
+    sections = find_sections(flat, strict_blank=False, pdf=True)
+    return [_Start(*where[s.heading], s.title) for s in sections]
+
+
+def _starts_by_pages(pages: list[PageText]) -> list[_Start]:
+    starts = []
+    for first in range(0, len(pages), PAGES_PER_CHUNK):
+        last = min(first + PAGES_PER_CHUNK, len(pages)) - 1
+        starts.append(_Start(first, 0, f"Pages {pages[first].label}-{pages[last].label}"))
+    return starts
+
+
+def _build_chapter(
+    index: int, title: str, parts: list[tuple[PageText, list[str]]], front: bool
+) -> Chapter:
+    """Join the paragraphs of each page slice, remembering where each page starts."""
+    text_parts: list[str] = []
+    marks: list[PageMark] = []
+    length = 0
+    for page, lines in parts:
+        paragraphs = _paragraphs(lines)
+        if not paragraphs:
+            continue
+        offset = length + (len(PARAGRAPH_BREAK) if text_parts else 0)
+        marks.append(PageMark(offset=offset if marks else 0, number=page.number, label=page.label))
+        for paragraph in paragraphs:
+            length += (len(PARAGRAPH_BREAK) if text_parts else 0) + len(paragraph)
+            text_parts.append(paragraph)
+    first, last = (parts[0][0], parts[-1][0]) if parts else (None, None)
+    source = f"pages {first.label}-{last.label}" if first and last else None
+    return Chapter(
+        index=index,
+        title=title,
+        text=PARAGRAPH_BREAK.join(text_parts),
+        pages=tuple(marks),
+        source=source,
+        front_matter=front,
+    )
+
+
+def _slice(
+    pages: list[PageText], start: _Start, end: _Start | None
+) -> list[tuple[PageText, list[str]]]:
+    last_page = end.page if end else len(pages) - 1
+    parts = []
+    for p in range(start.page, last_page + 1):
+        lines = pages[p].lines
+        lo = start.line if p == start.page else 0
+        hi = end.line if end and p == end.page else len(lines)
+        if p == start.page and lo < len(lines):
+            lo += 1  # the heading line itself is the title
+        if hi > lo:
+            parts.append((pages[p], lines[lo:hi]))
+    return parts
+
+
+def _title(reader: PdfReader, pages: list[PageText], path: Path) -> tuple[str, str | None]:
+    try:
+        meta = reader.metadata or {}
+        title = clean_inline(str(meta.get("/Title") or ""))
+        author = clean_inline(str(meta.get("/Author") or "")) or None
+    except Exception:
+        title, author = "", None
+    if not title or _JUNK_TITLES.match(title):
+        first_lines = [
+            line.strip() for page in pages[:1] for line in page.lines if len(line.strip()) > 3
+        ]
+        candidates = [
+            line for line in first_lines[:6] if not line.lower().startswith(("preprint", "arxiv"))
+        ]
+        title = candidates[0] if candidates and len(candidates[0]) < 150 else path.stem
+    return title, author
+
+
+def _pages_phrase(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:20]) + (" ..." if len(numbers) > 20 else "")
+    return f"page {shown} has" if len(numbers) == 1 else f"pages {shown} have"
+
+
+def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
+    name = path.name
+    with quiet_pypdf():
+        reader = _open(data, name)
+        try:
+            count = len(reader.pages)
+        except (PdfReadError, KeyError, ValueError, TypeError) as error:
+            raise CorruptBook(f"{name}: damaged PDF page tree ({error})") from None
+        if count == 0:
+            raise CorruptBook(f"{name}: the PDF has no pages")
+        labels = _labels(reader, count)
+        pages, empty = _extract_pages(reader, count, labels)
+        outline = _outline_starts(reader)
+        title, author = _title(reader, pages, path)
+    if len(empty) == count:
+        raise NoTextLayer(f"{name}: no text layer: this PDF needs OCR")
+    warnings_out = []
+    if empty:
+        warnings_out.append(f"{_pages_phrase(empty)} no text layer")
+    cleaned, removed = remove_running_lines([p.lines for p in pages])
+    if removed:
+        warnings_out.append(f"removed {removed} running header/footer and page-number lines")
+    vocabulary = vocabulary_of("\n".join(lines) for lines in cleaned)
+    for page, lines in zip(pages, cleaned, strict=True):
+        page.lines = dehyphenate("\n".join(lines), vocabulary).split("\n")
+
+    starts = _starts_from_outline(pages, outline)
+    how = "outline"
+    if len(starts) < 2:
+        starts, how = _starts_from_headings(pages), "headings"
+    if len(starts) < 2:
+        starts, how = _starts_by_pages(pages), "pages"
+        if len(pages) > PAGES_PER_CHUNK:
+            warnings_out.append(
+                f"no outline or headings: chapters are runs of {PAGES_PER_CHUNK} pages"
+            )
+    chapters, front = _assemble(pages, starts, how)
+    return Book(
+        path=path,
+        title=title,
+        author=author,
+        language=None,
+        format="pdf",
+        chapters=chapters,
+        sha256=sha256,
+        front_matter=front,
+        warnings=warnings_out,
+    )
+
+
+def _assemble(
+    pages: list[PageText], starts: list[_Start], how: str
+) -> tuple[list[Chapter], list[Chapter]]:
+    front: list[Chapter] = []
+    first = starts[0]
+    if how != "pages" and (first.page, first.line) > (0, 0):
+        lead = _slice(pages, _Start(0, -1, "Front matter"), first)
+        chapter = _build_chapter(0, "Front matter", lead, front=True)
+        if chapter.text:
+            front.append(chapter)
+    chapters = []
+    for k, start in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else None
+        keep_heading = how == "pages"
+        parts = _slice(
+            pages, _Start(start.page, start.line - (1 if keep_heading else 0), start.title), end
+        )
+        chapter = _build_chapter(len(chapters), start.title, parts, front=False)
+        if chapter.text:
+            chapters.append(chapter)
+    return chapters, front

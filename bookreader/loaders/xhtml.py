@@ -1,0 +1,178 @@
+"""XHTML (EPUB content documents) to paragraphs.
+
+Block elements end a paragraph, `<br>` is a line break inside one, scripts, styles and the head
+are dropped. Element ids are remembered with the paragraph they start at, so that a table of
+contents entry `chapter.xhtml#ch3` can split a document in the middle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import lxml.etree as etree
+import lxml.html
+
+from bookreader.loaders.cleanup import clean_inline
+
+BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "blockquote",
+        "pre",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "aside",
+        "nav",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "td",
+        "th",
+        "figure",
+        "figcaption",
+        "hr",
+        "body",
+        "address",
+        "center",
+        "main",
+        "hgroup",
+        "details",
+        "summary",
+        "caption",
+    ]
+)
+HEADING_TAGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
+SKIP_TAGS = frozenset(
+    [
+        "script",
+        "style",
+        "head",
+        "title",
+        "meta",
+        "link",
+        "noscript",
+        "template",
+        "svg",
+        "math",
+        "object",
+    ]
+)
+_EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
+
+
+@dataclass
+class Block:
+    text: str
+    heading: bool  # an <h1>..<h6> (or inside one)
+
+
+@dataclass
+class HtmlDoc:
+    blocks: list[Block] = field(default_factory=list)
+    anchors: dict[str, int] = field(default_factory=dict)  # element id -> first block index
+    first_heading: str | None = None
+    epub_types: set[str] = field(default_factory=set)  # epub:type values on body/sections
+
+
+def _local(tag: object) -> str:
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def parse_markup(content: bytes) -> etree._Element | None:
+    """XHTML as XML (recovering from errors), else as HTML; None when nothing parses."""
+    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=True)
+    try:
+        root = etree.fromstring(content, parser)
+    except (etree.XMLSyntaxError, ValueError):
+        root = None
+    if root is not None and _local(root.tag) == "html" and len(root):
+        return root
+    try:
+        return lxml.html.document_fromstring(content)
+    except (etree.ParserError, ValueError, etree.XMLSyntaxError):
+        return None
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.doc = HtmlDoc()
+        self.pieces: list[str] = []
+        self.heading_depth = 0
+
+    def flush(self) -> None:
+        text = clean_inline("".join(self.pieces).replace("\n", "\u2028"))
+        self.pieces = []
+        if text:
+            text = text.replace("\u2028", "\n").replace(" \n", "\n").replace("\n ", "\n").strip()
+            heading = self.heading_depth > 0
+            self.doc.blocks.append(Block(text, heading))
+            if heading and self.doc.first_heading is None:
+                self.doc.first_heading = " ".join(text.split())
+
+    def start(self, el: etree._Element, tag: str) -> None:
+        element_id = el.get("id")
+        if element_id and element_id not in self.doc.anchors:
+            self.doc.anchors[element_id] = len(self.doc.blocks)
+        epub_type = el.get(_EPUB_TYPE) or el.get("epub:type")
+        if epub_type and tag in ("body", "section", "article", "div", "nav"):
+            self.doc.epub_types.update(epub_type.lower().split())
+        if tag in BLOCK_TAGS:
+            self.flush()
+        if tag in HEADING_TAGS:
+            self.heading_depth += 1
+        if tag == "br":
+            self.pieces.append("\n")
+        if el.text:
+            self.pieces.append(el.text)
+
+    def end(self, el: etree._Element, tag: str) -> None:
+        if tag in BLOCK_TAGS:
+            self.flush()
+        if tag in HEADING_TAGS:
+            self.heading_depth -= 1
+
+
+def html_to_doc(content: bytes) -> HtmlDoc:
+    root = parse_markup(content)
+    if root is None:
+        return HtmlDoc()
+    body = next((el for el in root.iter() if _local(el.tag) == "body"), root)
+    collector = _Collector()
+    walker = etree.iterwalk(body, events=("start", "end"))
+    skipped: set[etree._Element] = set()
+    for action, el in walker:
+        tag = _local(el.tag)
+        if action == "start":
+            if tag in SKIP_TAGS or not tag:
+                skipped.add(el)
+                walker.skip_subtree()
+                continue
+            collector.start(el, tag)
+        else:
+            if el in skipped:
+                skipped.discard(el)
+            else:
+                collector.end(el, tag)
+            if el.tail and el is not body:
+                collector.pieces.append(el.tail)
+    collector.flush()
+    return collector.doc
