@@ -33,7 +33,9 @@ def root(
 
 def _register() -> None:
     # Command modules, one per command; each exposes `register(app)`. Add yours to the tuple.
-    modules: tuple = ()
+    from bookreader.cli import info
+
+    modules: tuple = (info,)
     for module in modules:
         module.register(app)
 
