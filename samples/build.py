@@ -299,7 +299,8 @@ def build_txt(book: SourceBook, target: Path) -> None:
     blocks = [book.title, f"by {book.author}"]
     for chapter in book.chapters:
         blocks.append("\n" + chapter.heading)
-        blocks += [textwrap.fill(p, TXT_WIDTH) for p in chapter.paragraphs]
+        # Compounds such as "twenty-four" stay whole: a line break never splits a hyphenated word.
+        blocks += [textwrap.fill(p, TXT_WIDTH, break_on_hyphens=False) for p in chapter.paragraphs]
     target.write_text("\n\n".join(blocks) + "\n", encoding="utf-8", newline="\n")
 
 
