@@ -303,6 +303,19 @@ def test_cross_questions_join_chapters_at_least_three_apart(questions: list[dict
         assert max(cited) - min(cited) >= 3, q
 
 
+def test_cross_questions_need_a_chapter_besides_the_answer_chapter(
+    questions: list[dict], chapters: list[Chapter]
+) -> None:
+    """The question's `clue` (what its description hinges on) is told only in another evidence
+    chapter, never in the chapter that holds the answer: that chapter alone cannot resolve it."""
+    for q in (q for q in questions if q["kind"] == "cross"):
+        clue = q["clue"].lower()
+        assert clue in q["question"].lower(), q
+        assert clue not in chapters[q["answer_chapter"] - 1].text.lower(), q
+        others = [n for n in q["evidence_chapters"] if n != q["answer_chapter"]]
+        assert any(clue in chapters[n - 1].text.lower() for n in others), q
+
+
 # --- rebuilding and the second sample ---------------------------------------------------------
 
 
