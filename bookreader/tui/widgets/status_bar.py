@@ -1,0 +1,88 @@
+"""The status bar: what reads the book (engine, model, device), how far it got, and the state.
+
+While the book is being read it carries a progress bar; afterwards it shows tokens read, the size
+of the memory the engine keeps (constant whatever the book's length, for the infini engine) and
+whether the state came from the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import ProgressBar, Static
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # unreachable; keeps type checkers content
+
+
+@dataclass
+class StatusInfo:
+    engine: str = "…"
+    model: str | None = None
+    device: str | None = None
+    tokens_read: int | None = None
+    memory_bytes: int | None = None
+    cache_hit: bool | None = None
+    phase: str = "starting"
+
+    def render(self) -> Text:
+        text = Text()
+        text.append(f" {self.phase} ", style="reverse")
+        parts = [
+            ("engine", self.engine),
+            ("model", self.model or "—"),
+            ("device", self.device or "—"),
+        ]
+        if self.tokens_read is not None:
+            parts.append(("read", f"{self.tokens_read:,} tokens"))
+        if self.memory_bytes is not None:
+            parts.append(("memory", human_bytes(self.memory_bytes)))
+        if self.cache_hit is not None:
+            parts.append(("cache", "hit" if self.cache_hit else "miss"))
+        for label, value in parts:
+            text.append(f"  {label} ", style="dim")
+            text.append(value)
+        return text
+
+
+class StatusBar(Horizontal):
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        background: $panel;
+        color: $text;
+        & > #status-text { width: 1fr; height: 1; }
+        & > ProgressBar { width: auto; height: 1; display: none; }
+        & > ProgressBar.-active { display: block; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.info = StatusInfo()
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.info.render(), id="status-text")
+        yield ProgressBar(total=None, show_eta=False, id="reading-progress")
+
+    def update_info(self, **changes: object) -> None:
+        for name, value in changes.items():
+            setattr(self.info, name, value)
+        self.query_one("#status-text", Static).update(self.info.render())
+
+    def show_progress(self, done: int, total: int) -> None:
+        bar = self.query_one("#reading-progress", ProgressBar)
+        bar.add_class("-active")
+        bar.update(total=max(total, 1), progress=min(done, total))
+
+    def hide_progress(self) -> None:
+        self.query_one("#reading-progress", ProgressBar).remove_class("-active")

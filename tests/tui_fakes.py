@@ -1,0 +1,156 @@
+"""A small book and a scripted engine for the TUI tests: answers, citations and summaries are
+whatever the test says, so the tests check what the app does with them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from bookreader.book import Book, Chapter, Citation, Passage
+from bookreader.engines.base import (
+    AnswerChunk,
+    BookState,
+    ChapterSummary,
+    Length,
+    ProgressCallback,
+    Summary,
+)
+
+CHAPTERS = (
+    (
+        "The Harbour",
+        "The harbour at Wrenmouth froze in the winter of the long storm.\n\n"
+        "Ada Quill rowed the supply boat out to the light every Tuesday. "
+        "She carried oil, bread and the post in a tin box.\n\n"
+        "Nobody on the quay spoke of the keeper's ledger.",
+    ),
+    (
+        "The Ledger",
+        "The ledger was bound in green cloth and smelled of lamp oil.\n\n"
+        "Each night the keeper wrote the wind, the weather and the ships that passed. "
+        "On the ninth of March he wrote that a schooner without lights had run north.\n\n"
+        "Ada found the page torn out in April.",
+    ),
+    (
+        "The Return",
+        "In May the schooner came back with its lamps lit.\n\n"
+        "Ada read the missing page aloud to the harbour master, who said nothing for a while.\n\n"
+        "The light still turns above Wrenmouth.",
+    ),
+)
+
+
+def make_book(path: Path | str = "ledger.txt", sha256: str = "a" * 64) -> Book:
+    chapters = [
+        Chapter(index=i, title=title, text=text) for i, (title, text) in enumerate(CHAPTERS)
+    ]
+    return Book(
+        path=Path(path),
+        title="The Keeper's Ledger",
+        author="Test Author",
+        language="en",
+        format="txt",
+        chapters=chapters,
+        sha256=sha256,
+    )
+
+
+def paragraph_passages(book: Book) -> list[Passage]:
+    """One passage per paragraph, with its character span in the chapter."""
+    passages: list[Passage] = []
+    for chapter in book.chapters:
+        offset = 0
+        for paragraph in chapter.text.split("\n\n"):
+            start = chapter.text.index(paragraph, offset)
+            offset = start + len(paragraph)
+            passages.append(
+                Passage(len(passages), chapter.index, chapter.title, start, offset, paragraph)
+            )
+    return passages
+
+
+def cite(state: BookState, passage_id: int, sentence: str | None = None) -> Citation:
+    return Citation.from_passage(state.passages[passage_id], sentence=sentence)
+
+
+class ScriptedEngine:
+    """Answers each question with the chunks `script(state, question)` returns.
+
+    `gate`, when given, is acquired before every chunk after the first: a test releases chunks
+    one at a time, or holds an answer mid-stream and asks another question meanwhile.
+    `read_gate`, when given, holds `read` until it is set: the book stays "being read".
+    """
+
+    name = "scripted"
+    model_id = "script-v1"
+
+    def __init__(
+        self,
+        script: dict[str, Sequence[str | int | tuple[int, str]]] | None = None,
+        gate: threading.Semaphore | None = None,
+        read_gate: threading.Event | None = None,
+    ) -> None:
+        self.script = script or {}
+        self.gate = gate
+        self.read_gate = read_gate
+        self.questions: list[str] = []
+        self.summaries: list[int | None] = []
+        self.reads = 0
+
+    def read(self, book: Book, progress: ProgressCallback | None = None) -> BookState:
+        self.reads += 1
+        if self.read_gate is not None:
+            self.read_gate.wait(timeout=10)
+        passages = paragraph_passages(book)
+        for done in range(0, len(passages) + 1, 3):
+            if progress:
+                progress(done, len(passages), "passages")
+        return BookState(
+            book=book,
+            engine=self.name,
+            model_id=self.model_id,
+            passages=passages,
+            tokens_read=1234,
+            memory_bytes=2048,
+            cache_hit=False,
+        )
+
+    def ask(self, state: BookState, question: str) -> Iterator[AnswerChunk]:
+        self.questions.append(question)
+        for position, item in enumerate(self.script.get(question, ["I do not know."])):
+            if self.gate is not None and position > 0:
+                self.gate.acquire(timeout=10)
+            if isinstance(item, str):
+                yield item
+            elif isinstance(item, int):
+                yield cite(state, item)
+            else:
+                yield cite(state, item[0], sentence=item[1])
+
+    def summarize(
+        self,
+        state: BookState,
+        length: Length = "medium",
+        chapter: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Summary:
+        self.summaries.append(chapter)
+        if progress:
+            progress(1, 1, "chapters")
+        parts = tuple(
+            ChapterSummary(
+                c.index,
+                c.title,
+                f"Summary of {c.title}: {c.paragraphs[0]}",
+                (
+                    Citation.from_passage(
+                        next(p for p in state.passages if p.chapter_index == c.index)
+                    ),
+                ),
+            )
+            for c in state.book.chapters
+            if chapter is None or c.index == chapter
+        )
+        text = " ".join(part.text for part in parts)
+        return Summary(text=text, chapters=parts, engine=self.name, length=length)
