@@ -33,9 +33,9 @@ def root(
 
 def _register() -> None:
     # Command modules, one per command; each exposes `register(app)`. Add yours to the tuple.
-    from bookreader.cli import info
+    from bookreader.cli import ask, batch, cache, chat, info, read, summarize
 
-    modules: tuple = (info,)
+    modules: tuple = (info, chat, summarize, ask, read, batch, cache)
     for module in modules:
         module.register(app)
 

@@ -1,0 +1,66 @@
+"""`bookreader ask BOOK QUESTION`: an answer with citations (chapter, page span for PDFs).
+
+The answer streams to stdout as it comes (extractive: quoted passages with the best sentence
+marked; infini: generated tokens), then the sources. With --json (schema bookreader.answer/1)
+or --out, the whole answer is collected first. A question the book does not answer gets a plain
+"No good match" answer and no citations (JSON: "found": false); the exit code is still 0.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from bookreader.book import Citation
+from bookreader.cli import output
+from bookreader.cli.common import guarded
+from bookreader.errors import UsageError
+
+
+def ask(
+    book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
+    question: str = typer.Argument(..., help="The question, in quotes."),
+    engine: str | None = output.engine_option(),
+    model: str | None = output.model_option(),
+    device: str | None = output.device_option(),
+    fmt: str | None = output.format_option(),
+    as_json: bool = output.json_option(),
+    out: Path | None = output.out_option(),
+    quiet: bool = output.quiet_option(),
+) -> None:
+    """Ask a question about a book; the answer cites chapters (and pages for PDFs)."""
+    if not question.strip():
+        raise UsageError("the question is empty")
+    settings = output.settings_from(engine, model, device, fmt, as_json)
+    reader = output.build_engine(settings)
+    state = output.open_state(book, reader, quiet=quiet)
+    stream = settings.format != "json" and out is None
+    if stream and settings.format == "markdown":
+        sys.stdout.write(f"## {question.strip()}\n\n")
+    parts: list[str] = []
+    citations: list[Citation] = []
+    for chunk in reader.ask(state, question):
+        if isinstance(chunk, Citation):
+            citations.append(chunk)
+            continue
+        parts.append(chunk)
+        if stream:
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+    answer = "".join(parts)
+    if settings.format == "json":
+        output.emit(output.dumps(output.answer_document(question, answer, citations, state)), out)
+        return
+    sources = output.sources_text(citations, settings.format)
+    if stream:
+        sys.stdout.write(("" if answer.endswith("\n") else "\n") + sources)
+        sys.stdout.flush()
+        return
+    heading = f"## {question.strip()}\n\n" if settings.format == "markdown" else ""
+    output.emit(heading + answer.rstrip("\n") + "\n" + sources, out)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask")(guarded(ask))

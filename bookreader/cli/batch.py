@@ -1,0 +1,278 @@
+"""`bookreader batch DIR --out OUT`: summarize every book in a folder, resumably.
+
+Every .pdf, .epub, .txt and .md under DIR (recursive, sorted) gets OUT/<name>.md and
+OUT/<name>.json (schema bookreader.summary/1), where <name> is the book's path relative to DIR
+without its suffix, folders joined by "__" (the suffix is kept, as "_epub", when two books would
+share a name). Both files are written atomically: a temporary file inside OUT, then os.replace;
+the JSON is replaced last, so it marks a finished book.
+
+Resume (default): a book whose JSON is valid, was made from a file with the same sha256, and
+whose Markdown exists is skipped, so a run killed at any moment and started again finishes the
+rest without rewriting anything finished. `--force` redoes every book.
+
+Failures do not stop the run: each is appended to OUT/failures.jsonl as
+{"path": str, "error": str, "exit_code": int, "time": ISO-8601 UTC}; the exit code is then 3.
+`--jobs N` runs N local worker processes; `--ray-address ADDR` (the optional `ray` extra) sends
+books to a Ray cluster instead ("local" starts a private local Ray instance).
+
+`--json` prints a report on stdout: {"schema": "bookreader.batch/1", "out": str, "total": int,
+"done": int, "skipped": int, "failed": int, "failures": [{"path", "error", "exit_code", "time"}]}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timezone
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bookreader.cli import output
+from bookreader.cli.common import EXIT_BATCH_FAILURES, guarded
+from bookreader.config import Settings
+from bookreader.engines.cache import atomic_write_text, file_sha256
+from bookreader.errors import BookreaderError, UsageError
+
+BOOK_SUFFIXES = (".pdf", ".epub", ".txt", ".md")
+BATCH_SCHEMA = "bookreader.batch/1"
+FAILURES_FILE = "failures.jsonl"
+
+# -- planning -------------------------------------------------------------------------------------
+
+
+def find_books(folder: Path, out: Path) -> list[Path]:
+    """Every book under `folder`, sorted; nothing inside the output folder."""
+    out = out.resolve()
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() not in BOOK_SUFFIXES or not path.is_file():
+            continue
+        if out == path.resolve().parent or out in path.resolve().parents:
+            continue
+        found.append(path)
+    return found
+
+
+def output_names(books: list[Path], folder: Path) -> dict[Path, str]:
+    """A unique output name per book: relative path, folders joined by '__', no suffix."""
+    stems = {b: "__".join(b.relative_to(folder).with_suffix("").parts) for b in books}
+    counts: dict[str, int] = {}
+    for stem in stems.values():
+        counts[stem] = counts.get(stem, 0) + 1
+    return {
+        b: stem if counts[stem] == 1 else f"{stem}_{b.suffix.lower().lstrip('.')}"
+        for b, stem in stems.items()
+    }
+
+
+def is_finished(book: Path, out: Path, name: str) -> bool:
+    """Both outputs exist and the JSON is valid and made from this very file."""
+    markdown, document = out / f"{name}.md", out / f"{name}.json"
+    if not markdown.is_file() or not document.is_file():
+        return False
+    try:
+        data = json.loads(document.read_text(encoding="utf-8"))
+        return data["book"]["sha256"] == file_sha256(book)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Temporary files left by a run that was killed mid-write."""
+    for path in out.glob(".*.tmp"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+
+
+# -- one book (runs in a worker process) ---------------------------------------------------------
+
+_ENGINES: dict[str, Any] = {}
+
+
+def _engine(settings: Settings) -> Any:
+    """One engine per worker process and settings: a neural model loads once, not per book."""
+    key = json.dumps(asdict(settings), sort_keys=True)
+    if key not in _ENGINES:
+        _ENGINES[key] = output.build_engine(settings)
+    return _ENGINES[key]
+
+
+def summarize_book(book: str, out: str, name: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """Summarize one book into OUT/<name>.md and .json; never raises (spawn- and Ray-safe)."""
+    from bookreader.engines.registry import read_book
+
+    try:
+        config = Settings(**settings)
+        engine = _engine(config)
+        state = read_book(Path(book), engine)
+        options = {"strategy": config.strategy} if config.engine == "infini" else {}
+        summary = engine.summarize(state, length=config.length, **options)
+        document = output.summary_document(summary, state)
+        document["book"]["sha256"] = file_sha256(Path(book))  # what resume compares against
+        markdown = output.render_summary(summary, state, "markdown")
+        atomic_write_text(Path(out) / f"{name}.md", markdown)
+        atomic_write_text(Path(out) / f"{name}.json", output.dumps(document))  # the marker
+        return {"path": book, "ok": True}
+    except BookreaderError as error:
+        return {"path": book, "ok": False, "error": str(error), "exit_code": error.exit_code}
+    except Exception as error:  # one bad book must not end the run
+        return {
+            "path": book,
+            "ok": False,
+            "error": f"{type(error).__name__}: {error}",
+            "exit_code": 1,
+        }
+
+
+# -- running many ---------------------------------------------------------------------------------
+
+Task = tuple[str, str, str, dict[str, Any]]
+
+
+def run_serial(tasks: list[Task], jobs: int) -> Iterator[dict[str, Any]]:
+    for task in tasks:
+        yield summarize_book(*task)
+
+
+def run_processes(tasks: list[Task], jobs: int) -> Iterator[dict[str, Any]]:
+    # spawn: safe with torch and threads, and the same on Linux, macOS and Windows
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(summarize_book, *task) for task in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def run_ray(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(
+            "--ray-address needs Ray: pip install 'bookreader[ray]' (or pip install ray)"
+        ) from None
+    if not ray.is_initialized():
+        if address == "local":
+            ray.init(include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    remote = ray.remote(summarize_book)
+    pending = [remote.remote(*task) for task in tasks]
+    while pending:
+        finished, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(finished[0])
+
+
+def append_failure(out: Path, result: dict[str, Any]) -> dict[str, Any]:
+    record = {
+        "path": result["path"],
+        "error": result["error"],
+        "exit_code": result["exit_code"],
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    with open(out / FAILURES_FILE, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return record
+
+
+@contextmanager
+def _book_progress(total: int, quiet: bool) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Per-book progress: a Rich bar on a terminal, one plain line per book otherwise."""
+    if output.progress_enabled(quiet):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from bookreader.cli.common import stderr_console
+
+        columns = (
+            TextColumn("Books"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+        )
+        with Progress(*columns, console=stderr_console()) as bar:
+            task = bar.add_task("", total=total)
+            yield lambda result: bar.update(task, advance=1, description=Path(result["path"]).name)
+        return
+    count = 0
+
+    def line(result: dict[str, Any]) -> None:
+        nonlocal count
+        count += 1
+        status = "ok" if result["ok"] else f"failed: {result['error']}"
+        output.note(f"[{count}/{total}] {result['path']}: {status}", quiet)
+
+    yield line
+
+
+def batch(
+    folder: Path = typer.Argument(..., help="Folder of books (searched recursively)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if absent)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Local worker processes."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster address, or 'local' (needs the ray extra)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Redo books that are already finished."),
+    length: str | None = output.length_option(),
+    strategy: str | None = output.strategy_option(),
+    engine: str | None = output.engine_option(),
+    model: str | None = output.model_option(),
+    device: str | None = output.device_option(),
+    as_json: bool = output.json_option(),
+    quiet: bool = output.quiet_option(),
+) -> None:
+    """Summarize every PDF, EPUB, TXT and MD file under a folder into OUT (resumable)."""
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder")
+    settings = output.settings_from(engine, model, device, None, False, length, strategy)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)
+    books = find_books(folder, out)
+    names = output_names(books, folder)
+    todo = [b for b in books if force or not is_finished(b, out, names[b])]
+    skipped = len(books) - len(todo)
+    if skipped:
+        output.note(f"Skipping {skipped} finished book{'s' if skipped != 1 else ''}.", quiet)
+    tasks: list[Task] = [(str(b), str(out), names[b], asdict(settings)) for b in todo]
+    if ray_address:
+        results = run_ray(tasks, ray_address)
+    elif jobs > 1 and len(tasks) > 1:
+        results = run_processes(tasks, min(jobs, len(tasks)))
+    else:
+        results = run_serial(tasks, 1)
+    failures: list[dict[str, Any]] = []
+    with _book_progress(len(tasks), quiet) as show:
+        for result in results:
+            if not result["ok"]:
+                failures.append(append_failure(out, result))
+            show(result)
+    done = len(tasks) - len(failures)
+    if as_json:
+        report = {
+            "schema": BATCH_SCHEMA,
+            "out": str(out),
+            "total": len(books),
+            "done": done,
+            "skipped": skipped,
+            "failed": len(failures),
+            "failures": failures,
+        }
+        output.emit(output.dumps(report), None)
+    summary = f"batch: {done} done, {skipped} skipped, {len(failures)} failed"
+    if failures:
+        summary += f" (see {out / FAILURES_FILE})"
+    output.note(summary, quiet and not failures)
+    sys.stderr.flush()
+    if failures:
+        raise typer.Exit(EXIT_BATCH_FAILURES)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("batch")(guarded(batch))

@@ -1,0 +1,334 @@
+"""What the book commands share: common options, settings resolution (flags over config file
+over defaults), progress bars on stderr, atomic `--out` files, and the output formats.
+
+JSON schemas (stable; the "schema" field names the document type and its version):
+
+bookreader.summary/1 (`summarize --json`, and every `batch` OUT/<name>.json):
+    {"schema": "bookreader.summary/1",
+     "book": BOOK, "engine": str, "model": str | null, "length": "short"|"medium"|"long",
+     "strategy": str | null, "notice": str | null,
+     "summary": str,                       # whole-book summary
+     "chapters": [{"index": int, "number": int, "title": str, "summary": str,
+                   "citations": [CITATION]}],
+     "citations": [CITATION],              # where the whole-book summary's sentences come from
+     "cache": CACHE}
+
+bookreader.answer/1 (`ask --json`):
+    {"schema": "bookreader.answer/1", "book": BOOK, "engine": str, "model": str | null,
+     "question": str, "found": bool, "answer": str, "citations": [CITATION], "cache": CACHE}
+
+bookreader.read/1 (`read --json`):
+    {"schema": "bookreader.read/1", "book": BOOK, "engine": str, "model": str | null,
+     "passages": int, "tokens_read": int, "memory_bytes": int, "cache": CACHE}
+
+where
+    BOOK     = {"title": str, "author": str | null, "path": str, "format": str,
+                "sha256": str, "chapters": int, "words": int}
+    CITATION = {"chapter_index": int (0-based), "chapter_title": str, "passage_id": int,
+                "pages": [first, last] | null (PDFs), "sentence": str | null,
+                "text": str (the passage), "score": float | null}
+    CACHE    = {"hit": bool, "memory_bytes": int}
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+
+from bookreader.book import Book, Citation
+from bookreader.config import Settings, load_settings
+from bookreader.engines.base import BookState, Engine, ProgressCallback, Summary
+from bookreader.engines.cache import atomic_write_text
+from bookreader.errors import UsageError
+
+SUMMARY_SCHEMA = "bookreader.summary/1"
+ANSWER_SCHEMA = "bookreader.answer/1"
+READ_SCHEMA = "bookreader.read/1"
+SUMMARY_NOTICES = {
+    "extractive": "Extractive summary: sentences quoted from the book, not generated text."
+}
+
+# -- common options (factories: each command gets its own OptionInfo objects) ------------------
+
+
+def engine_option() -> Any:
+    return typer.Option(None, "--engine", "-e", help="extractive (default, no model) or infini.")
+
+
+def model_option() -> Any:
+    return typer.Option(
+        None, "--model", "-m", help="infini engine: hub id, local folder or checkpoint folder."
+    )
+
+
+def device_option() -> Any:
+    return typer.Option(None, "--device", help="cpu, cuda, cuda:1, mps (infini engine).")
+
+
+def format_option() -> Any:
+    return typer.Option(None, "--format", "-f", help="text (default), markdown or json.")
+
+
+def json_option() -> Any:
+    return typer.Option(False, "--json", help="Same as --format json.")
+
+
+def out_option() -> Any:
+    return typer.Option(None, "--out", "-o", help="Write the result to this file (atomically).")
+
+
+def length_option() -> Any:
+    return typer.Option(None, "--length", "-l", help="short, medium (default) or long.")
+
+
+def strategy_option() -> Any:
+    return typer.Option(
+        None, "--strategy", help="infini summaries: hierarchical (default) or memory."
+    )
+
+
+def quiet_option() -> Any:
+    return typer.Option(False, "--quiet", "-q", help="No progress on stderr.")
+
+
+def settings_from(
+    engine: str | None = None,
+    model: str | None = None,
+    device: str | None = None,
+    fmt: str | None = None,
+    as_json: bool = False,
+    length: str | None = None,
+    strategy: str | None = None,
+) -> Settings:
+    """Built-in defaults, then config.toml, then the flags that were given."""
+    settings = load_settings().override(
+        engine=engine,
+        model=model,
+        device=device,
+        format="json" if as_json else fmt,
+        length=length,
+        strategy=strategy,
+    )
+    if settings.engine == "infini" and not settings.model:
+        raise UsageError("the infini engine needs --model (or `model` in config.toml)")
+    return settings
+
+
+def build_engine(settings: Settings) -> Engine:
+    from bookreader.engines.registry import create_engine
+
+    return create_engine(
+        settings.engine, model=settings.model, device=settings.device, dtype=settings.dtype
+    )
+
+
+# -- progress -------------------------------------------------------------------------------------
+
+
+class RateColumn(ProgressColumn):
+    """Throughput in the task's own unit, e.g. `5120 tokens/s`."""
+
+    def render(self, task: Task) -> Text:
+        unit = task.fields.get("unit", "")
+        if not task.speed:
+            return Text(f"- {unit}/s")
+        return Text(f"{task.speed:,.0f} {unit}/s")
+
+
+def progress_enabled(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+@contextmanager
+def progress_bar(description: str, quiet: bool = False) -> Iterator[ProgressCallback | None]:
+    """A Rich bar on stderr fed by an engine's progress callback; None when stderr is not a
+    terminal or --quiet (no bar, no escape codes in logs)."""
+    if not progress_enabled(quiet):
+        yield None
+        return
+    from bookreader.cli.common import stderr_console
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[unit]}"),
+        RateColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=stderr_console(), transient=True) as bar:
+        task = bar.add_task(description, total=None, unit="")
+
+        def report(done: int, total: int, unit: str) -> None:
+            bar.update(task, completed=done, total=total, unit=unit)
+
+        yield report
+
+
+def note(message: str, quiet: bool = False) -> None:
+    """A status line on stderr (never stdout)."""
+    if not quiet:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+
+def open_state(book: Path, engine: Engine, force: bool = False, quiet: bool = False) -> BookState:
+    """The book read by `engine`, through the cache, with a progress bar while reading."""
+    from bookreader.engines.registry import read_book
+
+    with progress_bar(f"Reading {Path(book).name}", quiet) as report:
+        return read_book(Path(book), engine, force=force, progress=report)
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+def emit(text: str, out: Path | None) -> None:
+    """The command's data: to stdout, or atomically to --out."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        atomic_write_text(Path(out), text)
+
+
+def dumps(data: Any) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+# -- documents ------------------------------------------------------------------------------------
+
+
+def book_info(book: Book) -> dict[str, Any]:
+    return {
+        "title": book.title,
+        "author": book.author,
+        "path": str(book.path),
+        "format": book.format,
+        "sha256": book.sha256,
+        "chapters": len(book.chapters),
+        "words": book.word_count,
+    }
+
+
+def cache_info(state: BookState) -> dict[str, Any]:
+    return {"hit": state.cache_hit, "memory_bytes": state.memory_bytes}
+
+
+def summary_document(summary: Summary, state: BookState) -> dict[str, Any]:
+    return {
+        "schema": SUMMARY_SCHEMA,
+        "book": book_info(state.book),
+        "engine": summary.engine,
+        "model": state.model_id,
+        "length": summary.length,
+        "strategy": summary.strategy,
+        "notice": SUMMARY_NOTICES.get(summary.engine),
+        "summary": summary.text,
+        "chapters": [
+            {
+                "index": c.chapter_index,
+                "number": c.chapter_index + 1,
+                "title": c.chapter_title,
+                "summary": c.text,
+                "citations": [x.to_dict() for x in c.citations],
+            }
+            for c in summary.chapters
+        ],
+        "citations": [x.to_dict() for x in summary.citations],
+        "cache": cache_info(state),
+    }
+
+
+def render_summary(summary: Summary, state: BookState, fmt: str) -> str:
+    if fmt == "json":
+        return dumps(summary_document(summary, state))
+    book = state.book
+    notice = SUMMARY_NOTICES.get(summary.engine)
+    byline = f" by {book.author}" if book.author else ""
+    about = f"engine: {summary.engine}" + (f" ({state.model_id})" if state.model_id else "")
+    about += f", length: {summary.length}"
+    if summary.strategy:
+        about += f", strategy: {summary.strategy}"
+    if fmt == "markdown":
+        lines = [f"# {book.title}{byline}", "", f"*Summary; {about}.*", ""]
+        if notice:
+            lines += [f"> {notice}", ""]
+        lines += ["## Summary", "", summary.text, "", "## Chapters", ""]
+        for c in summary.chapters:
+            lines += [f"### {c.chapter_index + 1}. {c.chapter_title}", "", c.text, ""]
+        return "\n".join(lines)
+    lines = [f"{book.title}{byline}", f"Summary ({about})", ""]
+    if notice:
+        lines += [notice, ""]
+    lines += [summary.text, "", "Chapters", ""]
+    for c in summary.chapters:
+        lines += [f"{c.chapter_index + 1}. {c.chapter_title}", f"   {c.text}", ""]
+    return "\n".join(lines)
+
+
+def answer_document(
+    question: str, answer: str, citations: list[Citation], state: BookState
+) -> dict[str, Any]:
+    return {
+        "schema": ANSWER_SCHEMA,
+        "book": book_info(state.book),
+        "engine": state.engine,
+        "model": state.model_id,
+        "question": question,
+        "found": bool(citations),
+        "answer": answer,
+        "citations": [c.to_dict() for c in citations],
+        "cache": cache_info(state),
+    }
+
+
+def sources_text(citations: list[Citation], fmt: str) -> str:
+    if not citations:
+        return ""
+    if fmt == "markdown":
+        items = [f"{n}. {c.label()}" for n, c in enumerate(citations, 1)]
+        return "\n### Sources\n\n" + "\n".join(items) + "\n"
+    items = [f"  [{n}] {c.label()}" for n, c in enumerate(citations, 1)]
+    return "\nSources:\n" + "\n".join(items) + "\n"
+
+
+def read_document(state: BookState) -> dict[str, Any]:
+    return {
+        "schema": READ_SCHEMA,
+        "book": book_info(state.book),
+        "engine": state.engine,
+        "model": state.model_id,
+        "passages": len(state.passages),
+        "tokens_read": state.tokens_read,
+        "memory_bytes": state.memory_bytes,
+        "cache": cache_info(state),
+    }
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

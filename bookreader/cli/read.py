@@ -1,0 +1,58 @@
+"""`bookreader read BOOK`: read a book once and keep its state in the cache.
+
+Later `ask`, `summarize` and `chat` on the same file (same sha256), engine and model start from
+the cached state. `--force` reads again even when a valid entry exists. Prints what was cached
+(text, or JSON with schema bookreader.read/1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bookreader.cli import output
+from bookreader.cli.common import guarded
+
+
+def read(
+    book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
+    force: bool = typer.Option(False, "--force", help="Read again even if cached."),
+    engine: str | None = output.engine_option(),
+    model: str | None = output.model_option(),
+    device: str | None = output.device_option(),
+    fmt: str | None = output.format_option(),
+    as_json: bool = output.json_option(),
+    out: Path | None = output.out_option(),
+    quiet: bool = output.quiet_option(),
+) -> None:
+    """Read a book into the cache (the passage index; for infini, the compressive memory)."""
+    settings = output.settings_from(engine, model, device, fmt, as_json)
+    reader = output.build_engine(settings)
+    state = output.open_state(book, reader, force=force, quiet=quiet)
+    if settings.format == "json":
+        output.emit(output.dumps(output.read_document(state)), out)
+        return
+    status = "already cached" if state.cache_hit else "read and cached"
+    model = f" ({state.model_id})" if state.model_id else ""
+    lines = [
+        f"{state.book.title}: {status}",
+        f"engine: {state.engine}{model}",
+        f"chapters: {len(state.book.chapters)}, passages: {len(state.passages)}, "
+        f"words: {state.book.word_count}",
+    ]
+    if state.tokens_read:
+        lines.append(f"tokens read: {state.tokens_read}")
+    if state.memory is not None:
+        lines.append(
+            f"memory: {output.human_bytes(state.memory_bytes)} "
+            "(fixed size, independent of the book's length)"
+        )
+    text = "\n".join(lines)
+    if settings.format == "markdown":
+        text = "\n".join(f"- {line}" for line in lines)
+    output.emit(text, out)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("read")(guarded(read))

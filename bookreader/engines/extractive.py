@@ -1,0 +1,345 @@
+"""The extractive engine: no model weights, runs anywhere in seconds.
+
+- `ask`: BM25 (bm25s) over the book's passages. The answer quotes the best passages, each with
+  its best sentence (most query-term weight) marked, followed by their `Citation`s. Passages are
+  chosen greedily for score *and* for the query terms the earlier ones missed (a second BM25 hop
+  on the residual terms), so a question that spans chapters gets passages from several chapters. When no passage holds enough of the
+  question's weight (IDF-weighted term coverage below `MIN_COVERAGE`), the answer says the book
+  does not seem to answer it instead of quoting noise.
+- `summarize`: LexRank (Erkan & Radev 2004): cosine similarity of TF-IDF sentence vectors,
+  PageRank by power iteration, first within each chapter, then across the chapters' picks; the
+  result is in reading order. Graphs are capped at `MAX_CANDIDATES` sentences (pre-filtered by
+  mean TF-IDF weight) so the cost stays linear in the book's length.
+
+Every answer and summary says plainly that it is extractive: quoted, not generated.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bookreader.book import Book, Citation, Passage
+from bookreader.engines.base import (
+    AnswerChunk,
+    BookState,
+    ChapterSummary,
+    Length,
+    ProgressCallback,
+    Summary,
+)
+from bookreader.engines.passages import book_passages, sentence_spans, terms
+
+ENGINE_NAME = "extractive"
+EXTRACTIVE_NOTICE = "Extractive answer: quoted passages from the book, not generated text."
+SUMMARY_NOTICE = "Extractive summary: sentences quoted from the book, not generated text."
+TOP_K = 3
+MIN_COVERAGE = 0.5  # share of the question's IDF weight the best passages must contain
+SAME_CHAPTER_DAMPING = 0.8  # later picks prefer chapters not cited yet
+MAX_CANDIDATES = 150  # sentences per LexRank graph
+DAMPING = 0.85
+# (sentences per chapter, sentences for the whole book) for each --length
+LENGTHS: dict[str, tuple[int, int]] = {"short": (1, 5), "medium": (3, 12), "long": (6, 25)}
+MIN_SENTENCE_WORDS, MAX_SENTENCE_WORDS = 6, 45
+
+
+@dataclass(frozen=True)
+class Sentence:
+    chapter_index: int
+    start: int
+    end: int
+    text: str
+    terms: tuple[str, ...]
+
+
+class PassageIndex:
+    """BM25 over passages plus the document frequencies used for coverage and sentence marks."""
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        import bm25s  # imported here: engines load lazily, the CLI starts fast
+
+        self.passages = list(passages)
+        self.terms = [terms(p.text) for p in self.passages]
+        self.term_sets = [set(t) for t in self.terms]
+        self.df: Counter[str] = Counter(t for s in self.term_sets for t in s)
+        self.chapters = np.array([p.chapter_index for p in self.passages], dtype=np.int64)
+        self.bm25 = bm25s.BM25()
+        self.bm25.index(self.terms or [[]], show_progress=False)
+
+    def idf(self, term: str) -> float:
+        n = max(len(self.passages), 1)
+        df = self.df.get(term, 0)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def scores(self, query_terms: list[str]) -> np.ndarray:
+        known = [t for t in query_terms if t in self.df]
+        if not known or not self.passages:
+            return np.zeros(len(self.passages), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+    def coverage(self, query_terms: set[str], covered: set[str]) -> float:
+        """IDF-weighted share of the query's terms inside `covered` (unknown terms weigh most)."""
+        total = sum(self.idf(t) for t in query_terms)
+        return sum(self.idf(t) for t in query_terms & covered) / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float
+    sentence: str
+
+
+class ExtractiveEngine:
+    name = ENGINE_NAME
+    model_id: str | None = None
+    model_revision: str | None = None
+
+    def __init__(self, top_k: int = TOP_K, min_coverage: float = MIN_COVERAGE) -> None:
+        self.top_k = top_k
+        self.min_coverage = min_coverage
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self, book: Book, progress: ProgressCallback | None = None) -> BookState:
+        passages = book_passages(book)
+        if progress:
+            progress(len(passages), len(passages), "passages")
+        return BookState(book=book, engine=self.name, model_id=None, passages=passages)
+
+    @staticmethod
+    def index(state: BookState) -> PassageIndex:
+        """The BM25 index of a state, built on first use and kept in memory (not on disk:
+        rebuilding it from the cached passages takes milliseconds)."""
+        index = state.extra.get("_index")
+        if index is None:
+            index = state.extra["_index"] = PassageIndex(state.passages)
+        return index
+
+    # -- questions ------------------------------------------------------------------------------
+
+    def search(self, state: BookState, question: str, k: int | None = None) -> list[Hit]:
+        """The passages that best answer `question`, or [] when nothing matches well enough."""
+        index = self.index(state)
+        query = set(terms(question))
+        known = {t for t in query if t in index.df}
+        # Most of the question's words must occur in the book at all: an off-topic question
+        # shares a stray word or two with any long book, a nonsense one shares none.
+        if len(known) * 2 <= len(query):
+            return []
+        scores = index.scores(sorted(known))
+        if float(scores.max(initial=0.0)) <= 0.0:
+            return []
+        chosen = self._choose(index, scores, known, k or self.top_k)
+        covered = set().union(*(index.term_sets[i] for i in chosen))
+        best_single = max(index.coverage(known, index.term_sets[i]) for i in chosen)
+        # Either one passage holds most of the question, or the chosen ones together do.
+        if max(best_single, 0.8 * index.coverage(known, covered)) < self.min_coverage:
+            return []
+        return [
+            Hit(index.passages[i], float(scores[i]), best_sentence(index, index.passages[i], known))
+            for i in chosen
+        ]
+
+    def _choose(
+        self, index: PassageIndex, scores: np.ndarray, query: set[str], k: int
+    ) -> list[int]:
+        """Greedy multi-hop choice. First the best BM25 passage for the whole question; then,
+        each time, the passage best for the whole question *plus* the question's terms that the
+        chosen passages do not hold yet (its residual), damped for an already cited chapter.
+        A question that links two chapters ("the key that Hester gave" ... "what was inside")
+        gets the second chapter through its residual terms."""
+        full = scores / float(scores.max())
+        chosen = [int(np.argmax(full))]
+        covered = set(index.term_sets[chosen[0]])
+        while len(chosen) < min(k, int((scores > 0).sum())):
+            residual = index.scores(sorted(query - covered))
+            if residual.max(initial=0.0) > 0:
+                residual = residual / float(residual.max())
+            gain = full + residual
+            for i in chosen:
+                gain[i] = -np.inf
+            cited = [index.passages[c].chapter_index for c in chosen]
+            gain[np.isin(index.chapters, cited)] *= SAME_CHAPTER_DAMPING
+            best = int(np.argmax(gain))
+            chosen.append(best)
+            covered |= index.term_sets[best]
+        return chosen
+
+    def ask(self, state: BookState, question: str) -> Iterator[AnswerChunk]:
+        hits = self.search(state, question)
+        if not hits:
+            yield (
+                "No good match: the book does not seem to answer this question. "
+                "(Extractive search found no passage holding enough of its key words.)"
+            )
+            return
+        yield EXTRACTIVE_NOTICE + " The best-matching sentence of each is marked **like this**.\n"
+        citations = []
+        for number, hit in enumerate(hits, 1):
+            citation = Citation.from_passage(hit.passage, hit.sentence, hit.score)
+            citations.append(citation)
+            yield f"\n[{number}] {citation.label()}\n{_mark(hit.passage.text, hit.sentence)}\n"
+        yield from citations
+
+    # -- summaries ------------------------------------------------------------------------------
+
+    def summarize(
+        self,
+        state: BookState,
+        length: Length = "medium",
+        chapter: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Summary:
+        per_chapter, overall = LENGTHS[length]
+        chapters = state.book.chapters
+        if chapter is not None:
+            chapters = [c for c in chapters if c.index == chapter]
+        locator = _PassageLocator(state.passages)
+        chapter_summaries: list[ChapterSummary] = []
+        picked: list[Sentence] = []
+        for done, ch in enumerate(chapters, 1):
+            sentences = chapter_sentences(ch.index, ch.text)
+            top = sorted(rank_sentences(sentences, per_chapter), key=lambda s: s.start)
+            picked.extend(top)
+            chapter_summaries.append(
+                ChapterSummary(
+                    ch.index,
+                    ch.title,
+                    " ".join(s.text for s in top),
+                    tuple(locator.cite(s) for s in top),
+                )
+            )
+            if progress:
+                progress(done, len(chapters), "chapters")
+        # Across chapters: the chapters' picks compete in one graph; reading order is kept.
+        book_picks = rank_sentences(picked, overall) if chapter is None else picked
+        order = {id(s): n for n, s in enumerate(picked)}
+        book_picks = sorted(book_picks, key=lambda s: order[id(s)])
+        return Summary(
+            text=" ".join(s.text for s in book_picks),
+            chapters=tuple(chapter_summaries),
+            engine=self.name,
+            length=length,
+            strategy=None,
+            citations=tuple(locator.cite(s) for s in book_picks),
+        )
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def best_sentence(index: PassageIndex, passage: Passage, query: set[str]) -> str:
+    """The passage's sentence holding the most query weight (the first one on ties)."""
+    spans = sentence_spans(passage.text)
+    if not spans:
+        return passage.text
+
+    def weight(span: tuple[int, int]) -> float:
+        return sum(index.idf(t) for t in query & set(terms(passage.text[span[0] : span[1]])))
+
+    start, end = max(spans, key=weight)
+    return passage.text[start:end]
+
+
+def _mark(text: str, sentence: str) -> str:
+    at = text.find(sentence)
+    if at < 0 or not sentence:
+        return text
+    return f"{text[:at]}**{sentence}**{text[at + len(sentence) :]}"
+
+
+class _PassageLocator:
+    """Finds the passage holding a sentence (passages are sorted by chapter, then start)."""
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        self.passages = passages
+        self.keys = [(p.chapter_index, p.start) for p in passages]
+
+    def cite(self, sentence: Sentence) -> Citation:
+        at = max(bisect_right(self.keys, (sentence.chapter_index, sentence.start)) - 1, 0)
+        return Citation.from_passage(self.passages[at], sentence.text)
+
+
+def chapter_sentences(chapter_index: int, text: str) -> list[Sentence]:
+    """Sentences fit for a summary: not fragments, not run-on walls of text."""
+    found = []
+    for start, end in sentence_spans(text):
+        sentence = " ".join(text[start:end].split())
+        words = sentence.count(" ") + 1
+        if MIN_SENTENCE_WORDS <= words <= MAX_SENTENCE_WORDS:
+            found.append(Sentence(chapter_index, start, end, sentence, tuple(terms(sentence))))
+    return found
+
+
+def rank_sentences(sentences: list[Sentence], k: int) -> list[Sentence]:
+    """The k most central sentences (LexRank), in no particular order."""
+    if len(sentences) <= k:
+        return list(sentences)
+    candidates = _prefilter(sentences, MAX_CANDIDATES)
+    scores = lexrank(cosine_similarity(candidates))
+    best = np.argsort(-scores, kind="stable")[:k]
+    return [candidates[i] for i in best]
+
+
+def _idf(sentences: list[Sentence]) -> dict[str, float]:
+    df = Counter(t for s in sentences for t in set(s.terms))
+    n = len(sentences)
+    return {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
+
+
+def _prefilter(sentences: list[Sentence], limit: int) -> list[Sentence]:
+    """Keep the `limit` sentences with the highest mean TF-IDF weight, in reading order."""
+    if len(sentences) <= limit:
+        return sentences
+    idf = _idf(sentences)
+    weights = [sum(idf[t] for t in s.terms) / (len(s.terms) + 1) for s in sentences]
+    keep = sorted(np.argsort(weights, kind="stable")[::-1][:limit])
+    return [sentences[i] for i in keep]
+
+
+def cosine_similarity(sentences: list[Sentence]) -> np.ndarray:
+    """Cosine similarity of the sentences' TF-IDF vectors (n x n).
+
+    Norms use every term; the dot products only need terms shared by two or more sentences,
+    which keeps the dense matrix narrow (most of a chapter's vocabulary occurs once)."""
+    idf = _idf(sentences)
+    df = Counter(t for s in sentences for t in set(s.terms))
+    shared = {t: i for i, t in enumerate(t for t, d in df.items() if d > 1)}
+    matrix = np.zeros((len(sentences), max(len(shared), 1)))
+    norms = np.zeros(len(sentences))
+    for row, sentence in enumerate(sentences):
+        for term, count in Counter(sentence.terms).items():
+            weight = count * idf[term]
+            norms[row] += weight * weight
+            if term in shared:
+                matrix[row, shared[term]] = weight
+    matrix /= np.sqrt(np.maximum(norms, 1e-12))[:, None]
+    similarity = matrix @ matrix.T
+    np.fill_diagonal(similarity, (norms > 0).astype(float))  # self-similarity: 1 unless empty
+    return similarity
+
+
+def lexrank(similarity: np.ndarray, damping: float = DAMPING, tol: float = 1e-6) -> np.ndarray:
+    """Stationary distribution of the random walk on the similarity graph (power iteration).
+
+    Continuous LexRank: edge weights are cosine similarities; each row is normalised into
+    transition probabilities; a sentence similar to nothing jumps uniformly.
+    """
+    n = similarity.shape[0]
+    weights = similarity.astype(np.float64).copy()
+    np.fill_diagonal(weights, 0.0)
+    row_sums = weights.sum(axis=1, keepdims=True)
+    transition = np.where(row_sums > 0, weights / np.where(row_sums > 0, row_sums, 1), 1.0 / n)
+    rank = np.full(n, 1.0 / n)
+    for _ in range(200):
+        updated = (1 - damping) / n + damping * (rank @ transition)
+        if np.abs(updated - rank).sum() < tol:
+            return updated
+        rank = updated
+    return rank

@@ -1,0 +1,176 @@
+"""Cutting a book into what engines retrieve and rank: passages, sentences and index terms.
+
+Passages follow the book's own structure: whole paragraphs of one chapter, grouped until they
+hold about `MIN_WORDS`..`MAX_WORDS` words. A paragraph longer than `MAX_WORDS` is split at
+sentence boundaries, never inside a sentence. Every passage keeps its character span in the
+chapter, so PDF chapters can cite page labels through `Chapter.page_span_of`.
+
+Terms are lowercase word tokens without English stopwords, with a light suffix folding (plural
+-s, -ed, -ing, final -e) so that "arrive", "arrived" and "arriving" meet; no dictionary, no
+language model: simple and predictable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, Passage, count_words
+
+MIN_WORDS = 80
+MAX_WORDS = 200
+
+# Words that carry no topic: function words plus the question words people type.
+_STOPWORD_LIST = """
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing done down during each else ever
+    every few for from further get got had has have having he her here hers herself him himself
+    his how i if in into is it its itself just let like may me might more most much must my
+    myself no nor not now of off on once one only or other ought our ours ourselves out over own
+    per quite rather same shall she should so some such than that the their theirs them
+    themselves then there these they this those through thus to too under until up upon us very
+    was we were what when where whether which while who whom whose why will with within without
+    would yet you your yours yourself yourselves s t d ll m re ve
+"""
+STOPWORDS = frozenset(_STOPWORD_LIST.split())
+
+_TERM = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+# A sentence ends at . ! ? (optionally followed by closing quotes or brackets) before whitespace.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
+_ABBREVIATION_LIST = (
+    "mr mrs ms dr st mt prof rev sr jr vs etc e.g i.e no fig vol ch pp p gen col capt lt sgt"
+)
+_ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
+
+
+def fold(word: str) -> str:
+    """Light suffix folding: drowned/drowning -> drown, arrive/arrived -> arriv, ships -> ship."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    for suffix, keep in (("ing", 3), ("ed", 3)):
+        if word.endswith(suffix) and len(word) - len(suffix) >= keep:
+            word = word[: -len(suffix)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # stopped -> stop
+            break
+    else:
+        if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+            word = word[:-1]
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
+
+
+def terms(text: str) -> list[str]:
+    """Index terms of `text`: lowercase words, possessive 's dropped, stopwords removed,
+    suffixes folded."""
+    found = []
+    for word in _TERM.findall(text.lower()):
+        if "'" in word or "’" in word:
+            word = word.replace("’", "'")
+            if word.endswith("'s"):
+                word = word[:-2]
+        if word not in STOPWORDS:
+            found.append(fold(word))
+    return found
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences in `text` (whitespace trimmed, none empty)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        previous_word = text[start : match.start()].rsplit(None, 1)[-1:] or [""]
+        if previous_word[0].lower().rstrip(".") in _ABBREVIATIONS and match.group() == ".":
+            continue  # "Mr. Darcy" is one sentence
+        if not _next_starts_sentence(text, end):
+            continue
+        spans.append((start, end))
+        start = end
+    spans.append((start, len(text)))
+    return [trimmed for span in spans if (trimmed := _trim(text, *span))]
+
+
+def _next_starts_sentence(text: str, end: int) -> bool:
+    rest = text[end : end + 8].lstrip()
+    return not rest or not rest[0].islower()
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def paragraph_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of the non-blank paragraphs of a chapter's text."""
+    start = 0
+    while start <= len(text):
+        end = text.find(PARAGRAPH_BREAK, start)
+        if end < 0:
+            end = len(text)
+        if trimmed := _trim(text, start, end):
+            yield trimmed
+        start = end + len(PARAGRAPH_BREAK)
+
+
+def _pieces(text: str, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(start, end, words) of a paragraph, or of sentence groups when it is over-long."""
+    words = count_words(text[start:end])
+    if words <= MAX_WORDS:
+        yield start, end, words
+        return
+    piece_start, piece_words, piece_end = start, 0, start
+    for s, e in sentence_spans(text[start:end]):
+        s, e = s + start, e + start
+        n = count_words(text[s:e])
+        if piece_words and piece_words + n > MAX_WORDS:
+            yield piece_start, piece_end, piece_words
+            piece_start, piece_words = s, 0
+        piece_end, piece_words = e, piece_words + n
+    if piece_words:
+        yield piece_start, piece_end, piece_words
+
+
+def chapter_passages(chapter: Chapter, first_id: int) -> list[Passage]:
+    """Whole paragraphs of `chapter` grouped into passages of about MIN..MAX words."""
+    text = chapter.text
+    groups: list[list[int]] = []  # [start, end, words]
+    for para_start, para_end in paragraph_spans(text):
+        for start, end, words in _pieces(text, para_start, para_end):
+            current = groups[-1] if groups else None
+            if current and current[2] < MIN_WORDS and current[2] + words <= MAX_WORDS:
+                current[1], current[2] = end, current[2] + words
+            else:
+                groups.append([start, end, words])
+    # A short tail joins the passage before it rather than standing alone.
+    if len(groups) > 1 and groups[-1][2] < MIN_WORDS // 2:
+        tail = groups.pop()
+        groups[-1][1], groups[-1][2] = tail[1], groups[-1][2] + tail[2]
+    return [
+        Passage(
+            id=first_id + i,
+            chapter_index=chapter.index,
+            chapter_title=chapter.title,
+            start=start,
+            end=end,
+            text=text[start:end],
+            pages=chapter.page_span_of(start, end),
+        )
+        for i, (start, end, _) in enumerate(groups)
+    ]
+
+
+def book_passages(book: Book) -> list[Passage]:
+    """Every passage of the book in reading order; ids are positions in this list."""
+    passages: list[Passage] = []
+    for chapter in book.chapters:
+        passages.extend(chapter_passages(chapter, len(passages)))
+    return passages

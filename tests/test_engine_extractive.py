@@ -1,0 +1,257 @@
+"""The extractive engine on a hand-built book: answers quote and cite the right passages, decline
+questions the book does not answer, and summaries rank by centrality (checked against an
+independent eigenvector computation) with length control and reading order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bookreader.book import Book, Chapter, Citation
+from bookreader.engines.extractive import (
+    EXTRACTIVE_NOTICE,
+    LENGTHS,
+    ExtractiveEngine,
+    Sentence,
+    cosine_similarity,
+    lexrank,
+    rank_sentences,
+)
+from bookreader.engines.passages import terms
+
+CHAPTERS = [
+    (
+        "The Mill",
+        [
+            "Orla Venn came to the mill at Ashcombe in the wet spring of 1902. The miller, a "
+            "silent man called Tobias Crane, showed her the grinding floor and the sack hoist.",
+            "The millstones were French burr, shipped from La Ferté in forty pieces and set in "
+            "plaster. Crane said that the runner stone turned one hundred and twenty times a minute.",
+            "That night Orla hid her mother's brass compass behind the loose brick above the "
+            "bread oven, because she trusted nobody at the mill yet.",
+        ],
+    ),
+    (
+        "The Flood",
+        [
+            "In October the river Wend rose nine feet in a single night. The water came through "
+            "the wheel pit and carried away the footbridge and two hundred sacks of barley.",
+            "Crane and the carter, a cheerful boy named Alfie Dunn, worked until dawn moving the "
+            "flour to the upper floor. The damage was paid for by the parish.",
+            "After the flood the mill stood idle for six weeks while the wheel was rebuilt with "
+            "oak from the Hadley estate.",
+        ],
+    ),
+    (
+        "The Letter",
+        [
+            "A letter came in December from a solicitor in Exeter. It said that the mill had "
+            "been left to Orla by her great-aunt, Marian Venn, who had died in the autumn.",
+            "Crane read the letter twice and said nothing. He went out to the wheel and stayed "
+            "there until the lamps were lit.",
+        ],
+    ),
+    (
+        "The Brick",
+        [
+            "In the new year Alfie Dunn was sweeping soot from the bread oven when a loose brick "
+            "fell into his hands. Behind it he found a small brass instrument wrapped in a rag.",
+            "He gave it to Orla at supper. She laughed, the first time anyone at the mill had "
+            "heard her laugh, and told him it had belonged to her mother.",
+        ],
+    ),
+]
+
+
+def make_book(chapters: list[tuple[str, list[str]]] = CHAPTERS) -> Book:
+    built = [Chapter(i, title, "\n\n".join(paras)) for i, (title, paras) in enumerate(chapters)]
+    return Book(Path("mill.txt"), "The Mill", "A. Writer", "en", "txt", built, "ab" * 32)
+
+
+@pytest.fixture
+def engine() -> ExtractiveEngine:
+    return ExtractiveEngine()
+
+
+def answer(engine: ExtractiveEngine, book: Book, question: str) -> tuple[str, list[Citation]]:
+    state = engine.read(book)
+    chunks = list(engine.ask(state, question))
+    texts = [c for c in chunks if isinstance(c, str)]
+    citations = [c for c in chunks if isinstance(c, Citation)]
+    # Text first, then citations: a stream ends with its sources.
+    assert chunks == texts + citations
+    return "".join(texts), citations
+
+
+def test_answer_quotes_and_cites_the_passage_holding_the_fact(engine: ExtractiveEngine) -> None:
+    text, citations = answer(engine, make_book(), "How far did the river Wend rise in one night?")
+    assert text.startswith(EXTRACTIVE_NOTICE)
+    assert citations[0].chapter_index == 1 and citations[0].chapter_title == "The Flood"
+    assert "nine feet" in citations[0].sentence
+    assert f"**{citations[0].sentence}**" in text  # the best sentence is marked in the quote
+    assert citations[0].text in text.replace("**", "")
+    assert 'ch. 2 "The Flood"' in text
+
+
+def test_best_sentence_is_the_one_with_most_question_weight(engine: ExtractiveEngine) -> None:
+    _, citations = answer(engine, make_book(), "Who paid for the damage?")
+    assert citations[0].sentence == "The damage was paid for by the parish."
+
+
+def test_cross_chapter_question_cites_both_chapters(engine: ExtractiveEngine) -> None:
+    # Chapter 1 says where the compass was hidden; chapter 4 says who found the brass thing.
+    question = "Who found the compass that Orla hid behind the loose brick above the bread oven?"
+    _, citations = answer(engine, make_book(), question)
+    cited = {c.chapter_index for c in citations}
+    assert {0, 3} <= cited
+    assert any("Alfie Dunn" in c.text for c in citations if c.chapter_index == 3)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Xylophone quibbled zorbs frangulate?",  # nonsense: no word of it is in the book
+        "What is the boiling point of mercury on the planet Mars?",  # off-topic
+        "Which football team won the 1998 World Cup final in Paris?",  # off-topic
+    ],
+)
+def test_questions_the_book_does_not_answer_are_declined(
+    engine: ExtractiveEngine, question: str
+) -> None:
+    text, citations = answer(engine, make_book(), question)
+    assert citations == []
+    assert text.startswith("No good match")
+
+
+def test_search_threshold_is_relative_to_the_question(engine: ExtractiveEngine) -> None:
+    state = engine.read(make_book())
+    # The same off-topic words, once joined by two words of the book, still do not match...
+    assert engine.search(state, "mercury planet Mars boiling Crane") == []
+    # ...while the book's own words do, with every content word of the question present.
+    hits = engine.search(state, "mercury Crane wheel rebuilt oak")
+    assert hits and hits[0].passage.chapter_index == 1
+
+
+# -- summaries ----------------------------------------------------------------------------------
+
+
+def naive_lexrank(similarity: np.ndarray, damping: float = 0.85) -> np.ndarray:
+    """Reference: the stationary distribution as the principal eigenvector of the Google matrix."""
+    n = len(similarity)
+    weights = similarity.copy()
+    np.fill_diagonal(weights, 0.0)
+    rows = []
+    for i in range(n):
+        total = weights[i].sum()
+        rows.append(weights[i] / total if total > 0 else np.full(n, 1.0 / n))
+    google = damping * np.array(rows) + (1 - damping) / n
+    values, vectors = np.linalg.eig(google.T)
+    principal = np.real(vectors[:, np.argmax(np.real(values))])
+    return principal / principal.sum()
+
+
+def naive_cosine(a: list[str], b: list[str], idf: dict[str, float]) -> float:
+    va = {t: a.count(t) * idf[t] for t in set(a)}
+    vb = {t: b.count(t) * idf[t] for t in set(b)}
+    dot = sum(va[t] * vb.get(t, 0.0) for t in va)
+    return dot / (
+        np.sqrt(sum(v * v for v in va.values())) * np.sqrt(sum(v * v for v in vb.values()))
+    )
+
+
+def test_lexrank_matches_the_eigenvector_reference() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.random((12, 12))
+    similarity = (raw + raw.T) / 2
+    similarity[3, :] = similarity[:, 3] = 0.0  # an isolated sentence jumps uniformly
+    np.testing.assert_allclose(lexrank(similarity), naive_lexrank(similarity), atol=1e-5)
+
+
+def test_cosine_similarity_matches_a_naive_computation() -> None:
+    texts = [
+        "The keeper lit the lamp at dusk.",
+        "The lamp burned colza oil all night.",
+        "At dusk the keeper climbed to the lamp room.",
+        "Fog came in from the sea.",
+    ]
+    sentences = [Sentence(0, i, i + 1, t, tuple(terms(t))) for i, t in enumerate(texts)]
+    n = len(sentences)
+    df: dict[str, int] = {}
+    for s in sentences:
+        for t in set(s.terms):
+            df[t] = df.get(t, 0) + 1
+    idf = {t: np.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
+    expected = np.array(
+        [[naive_cosine(list(a.terms), list(b.terms), idf) for b in sentences] for a in sentences]
+    )
+    np.testing.assert_allclose(cosine_similarity(sentences), expected, atol=1e-9)
+
+
+def test_the_central_sentence_wins() -> None:
+    hub = "Keeper lamp fog bell ledger rock."
+    spokes = [
+        "Keeper gulls nested noisily.",
+        "Lamp wicks smoked badly.",
+        "Fog horns moaned somewhere.",
+        "Bell ropes frayed quickly.",
+        "Ledger pages yellowed slowly.",
+        "Rock pools glittered brightly.",
+    ]
+    texts = [*spokes[:3], hub, *spokes[3:]]
+    sentences = [Sentence(0, i, i + 1, t, tuple(terms(t))) for i, t in enumerate(texts)]
+    assert [s.text for s in rank_sentences(sentences, 1)] == [hub]
+
+
+def long_book() -> Book:
+    topics = ["lamp", "fog", "bell", "ledger", "boat", "rock"]
+    chapters = []
+    for c in range(3):
+        sentences = [
+            f"In chapter {c} the keeper spoke about the {topics[(c + i) % 6]} and the "
+            f"{topics[(c + 2 * i) % 6]} for the {i + 1}th time that season."
+            for i in range(20)
+        ]
+        paragraphs = [" ".join(sentences[i : i + 5]) for i in range(0, 20, 5)]
+        chapters.append((f"Part {c}", paragraphs))
+    return make_book(chapters)
+
+
+def test_summary_length_control_and_reading_order(engine: ExtractiveEngine) -> None:
+    state = engine.read(long_book())
+    counts = {}
+    for length in ("short", "medium", "long"):
+        summary = engine.summarize(state, length=length)
+        per_chapter, overall = LENGTHS[length]
+        for chapter in summary.chapters:
+            assert len(chapter.citations) == per_chapter
+            offsets = [
+                state.book.chapters[chapter.chapter_index].text.index(c.sentence)
+                for c in chapter.citations
+            ]
+            assert offsets == sorted(offsets)  # reading order
+        keys = [
+            (c.chapter_index, c.passage_id, c.text.index(c.sentence)) for c in summary.citations
+        ]
+        assert keys == sorted(keys)
+        assert len(summary.citations) == min(overall, per_chapter * 3)
+        for citation in summary.citations:
+            assert citation.sentence in summary.text and citation.sentence in citation.text
+        counts[length] = len(summary.text.split())
+    assert counts["short"] < counts["medium"] < counts["long"]
+
+
+def test_summary_of_one_chapter(engine: ExtractiveEngine) -> None:
+    state = engine.read(long_book())
+    summary = engine.summarize(state, length="medium", chapter=2)
+    assert [c.chapter_index for c in summary.chapters] == [2]
+    assert summary.text == summary.chapters[0].text
+    assert all("chapter 2" in c.sentence for c in summary.citations)
+
+
+def test_summary_progress_reports_every_chapter(engine: ExtractiveEngine) -> None:
+    state = engine.read(long_book())
+    calls: list[tuple[int, int, str]] = []
+    engine.summarize(state, progress=lambda done, total, unit: calls.append((done, total, unit)))
+    assert calls == [(1, 3, "chapters"), (2, 3, "chapters"), (3, 3, "chapters")]
