@@ -8,7 +8,9 @@ no code with bookreader.infini (no import of memory.retrieve/update or attention
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
+import pytest
 import torch
 from torch import Tensor
 
@@ -95,3 +97,13 @@ def naive_infini_attention(
             M[g] = M[g] + sk.T @ values  # eqs. 8-9
             z[g] = z[g] + sk.sum(dim=0)
     return torch.cat(outputs, dim=0), M, z
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """The tests' models are tiny: one thread is faster than two, and much faster on a busy
+    machine where a second thread waits for a core."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

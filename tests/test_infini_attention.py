@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import pytest
 import torch
-from infini_reference import causal_softmax_attention, naive_infini_attention, rope_naive
+from infini_reference import (
+    causal_softmax_attention,
+    naive_infini_attention,
+    one_thread,  # noqa: F401 (fixture)
+    rope_naive,
+)
 
 from bookreader.infini import InfiniAttention, InfiniConfig, LayerMemory, LayerState
 from bookreader.infini.attention import local_attention, segment_pieces
 
 H, H_KV, D_MODEL, SEG = 4, 2, 32, 8  # head_dim 8; query heads 0,1 -> KV 0; 2,3 -> KV 1
 TOL = 1e-5
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_layer(

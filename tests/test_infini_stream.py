@@ -10,10 +10,12 @@ import random
 
 import pytest
 import torch
+from infini_reference import one_thread  # noqa: F401 (fixture)
 
 from bookreader.infini import InfiniConfig, InfiniState, InfiniTransformer, iter_chunks, read_stream
 from bookreader.infini.stream import sample_next
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 TOL = 1e-5
 
 
