@@ -106,33 +106,47 @@ def nfkc(text: str) -> str:
 
 
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[\divxlcdm]+(?:\s*(?:/|of)\s*\d+)?\s*$", re.I)
-_DIGITS = re.compile(r"\d+")
 
 
-def _line_key(line: str) -> str:
-    """A running header keeps its words while its page number changes: compare without digits."""
-    return _DIGITS.sub("#", " ".join(line.split()).lower())
+def _line_key(line: str, page_tokens: set[str]) -> str:
+    """A running header keeps its words while its page number changes: compare lines with the
+    page's own number (or label) masked, and nothing else."""
+    words = [("#" if w.lower() in page_tokens else w.lower()) for w in line.split()]
+    return " ".join(words)
 
 
-def remove_running_lines(pages: Sequence[list[str]], edge: int = 2) -> tuple[list[list[str]], int]:
+def remove_running_lines(
+    pages: Sequence[list[str]], labels: Sequence[str] | None = None, edge: int = 2
+) -> tuple[list[list[str]], int]:
     """Drop page numbers and the header/footer lines that repeat across pages.
 
-    Only the first and last `edge` non-blank lines of each page are candidates; a line (digits
-    ignored) counts as running when it appears at an edge of at least max(3, 30%) of the pages.
-    Returns the cleaned pages and how many lines were removed.
+    Only the first and last `edge` non-blank lines of each page are candidates; a line (its
+    page number masked) counts as running when it appears at an edge of at least 3 pages if it
+    carries the page number, else of at least max(3, 30%) of the pages. Returns the cleaned pages and how many lines were removed.
     """
+    tokens = [
+        {str(k + 1), (labels[k] if labels else str(k + 1)).lower()} for k in range(len(pages))
+    ]
     counts: Counter[str] = Counter()
-    for lines in pages:
-        counts.update({_line_key(line) for line in _edges(lines, edge)})
+    for lines, page_tokens in zip(pages, tokens, strict=True):
+        counts.update({_line_key(line, page_tokens) for line in _edges(lines, edge)})
     threshold = max(3, int(0.3 * len(pages)))
-    running = {key for key, n in counts.items() if n >= threshold and key.strip("# ")}
+    # A line carrying the page's own number ("Chapter 3: Objects 15") is a running head from 3
+    # pages on (chapter-specific headers repeat only over their chapter); others need 30%.
+    running = {
+        key
+        for key, n in counts.items()
+        if key.strip("# ") and n >= 3 and (n >= threshold or "#" in key.split())
+    }
     cleaned: list[list[str]] = []
     removed = 0
-    for lines in pages:
+    for lines, page_tokens in zip(pages, tokens, strict=True):
         edge_ids = {id(line) for line in _edges(lines, edge)}
         kept = []
         for line in lines:
-            if id(line) in edge_ids and (_line_key(line) in running or _PAGE_NUMBER.match(line)):
+            if id(line) in edge_ids and (
+                _line_key(line, page_tokens) in running or _PAGE_NUMBER.match(line)
+            ):
                 removed += 1
                 continue
             kept.append(line)

@@ -70,7 +70,7 @@ _FRONT_TITLE = re.compile(
 )
 _PG_START = re.compile(r"\*\*\*\s*START OF (?:THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
 _PG_END = re.compile(r"\*\*\*\s*END OF (?:THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
-SHORT_LEADING_WORDS = 150  # a title or edition page before the first chapter
+SHORT_LEADING_WORDS = 40  # a title or edition page before the first chapter
 
 
 @dataclass
@@ -460,13 +460,15 @@ def _mark_front_matter(segments: list[Segment], book_title: str | None) -> None:
             and segment.words < 300
         ):
             segment.front = True
-    # Short untitled or edition pages before the first real chapter.
-    for segment in segments:
-        if segment.front:
-            continue
-        if segment.words >= SHORT_LEADING_WORDS:
-            break
-        segment.front = True
+    # Short title or edition pages before the first real chapter, and short "more info" or
+    # advertisement pages after the last one.
+    for run in (segments, segments[::-1]):
+        for segment in run:
+            if segment.front:
+                continue
+            if segment.words >= SHORT_LEADING_WORDS:
+                break
+            segment.front = True
 
 
 def _chapter_text(segment: Segment) -> str:
@@ -517,6 +519,7 @@ def load_epub(path: Path, data: bytes, sha256: str) -> Book:
         Chapter(index=k, title=_title_of(s, k + 1), text=_chapter_text(s), source=s.doc.path)
         for k, s in enumerate(body)
     ]
+    front = [s for s in front if _chapter_text(s)]
     front_chapters = [
         Chapter(
             index=k,

@@ -296,21 +296,23 @@ def _substantial(lines: list[str], found: list[Candidate], min_words: int) -> li
     return kept
 
 
-def _drop_contents_runs(lines: list[str], found: list[Candidate]) -> list[Candidate]:
+def _drop_contents_runs(
+    lines: list[str], found: list[Candidate], everything: list[Candidate]
+) -> list[Candidate]:
     """A numbered run that restarts (…, 12, then 1 again) and holds little text per entry was a
-    table of contents that the word threshold let through (e.g. with a preface after it)."""
+    table of contents that the word threshold let through (e.g. with a preface after it). Here
+    an entry's text ends at the next heading of any family."""
     numbered = [c for c in found if c.number is not None]
     for k in range(1, len(numbered)):
-        if numbered[k].number == 1:
-            run = [c for c in found if c.line < numbered[k].line]
-            gaps = [
-                _words_between(
-                    lines, c.body, (run[j + 1].line if j + 1 < len(run) else numbered[k].line)
-                )
-                for j, c in enumerate(run)
-            ]
-            if gaps and median(gaps) < TOC_RUN_MEDIAN_WORDS:
-                return [c for c in found if c.line >= numbered[k].line]
+        if numbered[k].number != 1:
+            continue
+        run = [c for c in found if c.line < numbered[k].line]
+        gaps = []
+        for cand in run:
+            nxt = next((c.line for c in everything if c.line > cand.line), numbered[k].line)
+            gaps.append(_words_between(lines, cand.body, nxt))
+        if gaps and median(gaps) < TOC_RUN_MEDIAN_WORDS:
+            return [c for c in found if c.line >= numbered[k].line]
     return found
 
 
@@ -339,11 +341,14 @@ def _counting_chain(group: list[Candidate]) -> list[Candidate]:
 
 
 def _choose(
-    groups: dict[str, list[Candidate]], lines: list[str], min_words: int
+    groups: dict[str, list[Candidate]],
+    lines: list[str],
+    min_words: int,
+    everything: list[Candidate],
 ) -> list[Candidate]:
     def valid(family: str) -> list[Candidate]:
         group = groups.get(family, [])
-        return _drop_contents_runs(lines, _substantial(lines, group, min_words))
+        return _drop_contents_runs(lines, _substantial(lines, group, min_words), everything)
 
     chapters = valid("chapter")
     if len(chapters) >= 2:
@@ -377,7 +382,7 @@ def find_sections(
     detector = _Detector(lines, strict_blank=strict_blank, pdf=pdf)
     found = detector.candidates()
     groups = _families(found)
-    chosen = _choose(groups, lines, min_words)
+    chosen = _choose(groups, lines, min_words, found)
     if not chosen:
         return []
     chosen_lines = {c.line for c in chosen}

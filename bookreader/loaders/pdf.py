@@ -289,7 +289,7 @@ def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
     warnings_out = []
     if empty:
         warnings_out.append(f"{_pages_phrase(empty)} no text layer")
-    cleaned, removed = remove_running_lines([p.lines for p in pages])
+    cleaned, removed = remove_running_lines([p.lines for p in pages], [p.label for p in pages])
     if removed:
         warnings_out.append(f"removed {removed} running header/footer and page-number lines")
     vocabulary = vocabulary_of("\n".join(lines) for lines in cleaned)

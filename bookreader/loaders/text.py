@@ -110,7 +110,8 @@ def _opening_metadata(lines: list[str]) -> tuple[dict[str, str], int]:
             used = content[1][0] + 1
         return {"title": clean_inline(m["title"]), "author": clean_inline(m["author"])}, used
     m = _MD_H1.match(first)
-    if m:
+    # "# Title" names the book only when no other level-1 heading follows (else it is chapter 1).
+    if m and sum(1 for line in lines if _MD_H1.match(line)) == 1:
         return {"title": clean_inline(m["title"].strip("*_"))}, first_i + 1
     if len(content) > 1 and len(first.split()) <= 12:
         by = _BY_LINE.match(content[1][1])

@@ -157,22 +157,20 @@ def html_to_doc(content: bytes) -> HtmlDoc:
         return HtmlDoc()
     body = next((el for el in root.iter() if _local(el.tag) == "body"), root)
     collector = _Collector()
-    walker = etree.iterwalk(body, events=("start", "end"))
-    skipped: set[etree._Element] = set()
-    for action, el in walker:
+    # An explicit stack, not recursion: a hostile document may nest thousands of levels.
+    stack: list[tuple[etree._Element, bool]] = [(body, False)]
+    while stack:
+        el, closing = stack.pop()
         tag = _local(el.tag)
-        if action == "start":
-            if tag in SKIP_TAGS or not tag:
-                skipped.add(el)
-                walker.skip_subtree()
-                continue
+        if closing:
+            collector.end(el, tag)
+        elif tag and tag not in SKIP_TAGS:
             collector.start(el, tag)
-        else:
-            if el in skipped:
-                skipped.discard(el)
-            else:
-                collector.end(el, tag)
-            if el.tail and el is not body:
-                collector.pieces.append(el.tail)
+            stack.append((el, True))
+            stack.extend((child, False) for child in reversed(el))
+            continue
+        # Comments, processing instructions and skipped elements still own their tail text.
+        if el.tail and el is not body:
+            collector.pieces.append(el.tail)
     collector.flush()
     return collector.doc
