@@ -407,7 +407,7 @@ def _segments(package: Package) -> list[Segment]:
         first = starts[0][0] if starts else len(parsed.blocks)
         lead = parsed.blocks[:first]
         if lead:
-            if segments and not front and not segments[-1].front:
+            if package.toc and segments and not front and not segments[-1].front:
                 segments[-1].blocks.extend(lead)  # a chapter split across files
             else:
                 title = parsed.first_heading if not package.toc or not segments else None
