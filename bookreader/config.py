@@ -53,7 +53,7 @@ class Settings:
         """These settings with every flag that was given (not None) taking precedence."""
         given = {k: v for k, v in flags.items() if v is not None}
         for key, value in given.items():
-            _check(key, value, "command line")
+            _check(key, value, None)
         return replace(self, **given)
 
 
@@ -61,11 +61,13 @@ def config_path() -> Path:
     return paths.config_dir() / CONFIG_FILE
 
 
-def _check(key: str, value: Any, where: str) -> None:
+def _check(key: str, value: Any, where: str | None) -> None:
+    """`where` is the config file, or None for a command-line flag."""
+    setting = f"--{key} {value}" if where is None else f"{where}: {key} = {value!r}"
     if not isinstance(value, str):
-        raise UsageError(f"{where}: {key} must be a string, not {type(value).__name__}")
+        raise UsageError(f"{setting}: must be a string, not {type(value).__name__}")
     if key in CHOICES and value not in CHOICES[key]:
-        raise UsageError(f"{where}: {key} = {value!r} is not one of {', '.join(CHOICES[key])}")
+        raise UsageError(f"{setting}: not one of {', '.join(CHOICES[key])}")
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -76,19 +76,26 @@ def terms(text: str) -> list[str]:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences in `text` (whitespace trimmed, none empty)."""
+    """Character spans of the sentences in `text` (whitespace trimmed, none empty). A paragraph
+    break always ends a sentence: a heading without a full stop stays apart from the next line."""
     spans: list[tuple[int, int]] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
+    for para_start, para_end in paragraph_spans(text):
+        spans.extend(_paragraph_sentences(text, para_start, para_end))
+    return spans
+
+
+def _paragraph_sentences(text: str, start: int, stop: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for match in _SENTENCE_END.finditer(text, start, stop):
         end = match.end()
-        previous_word = text[start : match.start()].rsplit(None, 1)[-1:] or [""]
-        if previous_word[0].lower().rstrip(".") in _ABBREVIATIONS and match.group() == ".":
+        previous_word = text[max(start, match.start() - 12) : match.start()].rsplit(None, 1)
+        if match.group() == "." and previous_word and previous_word[-1].lower() in _ABBREVIATIONS:
             continue  # "Mr. Darcy" is one sentence
         if not _next_starts_sentence(text, end):
             continue
         spans.append((start, end))
         start = end
-    spans.append((start, len(text)))
+    spans.append((start, stop))
     return [trimmed for span in spans if (trimmed := _trim(text, *span))]
 
 
