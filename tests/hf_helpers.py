@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 
+import pytest
 import torch
 from transformers import (
     LlamaConfig,
@@ -65,3 +67,13 @@ def plain_and_converted(
 def random_ids(batch: int, length: int, seed: int = 1) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     return torch.randint(0, VOCAB, (batch, length), generator=generator)
+
+
+@pytest.fixture(autouse=True)
+def single_thread() -> Iterator[None]:
+    """Tiny matrices: one intra-op thread is many times faster than several on a shared CPU
+    (thread contention). Restored afterwards, so other tests keep their setting."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -8,7 +8,13 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from hf_helpers import FAMILY_CLASSES, plain_and_converted, random_ids, tiny_model
+from hf_helpers import (
+    FAMILY_CLASSES,
+    plain_and_converted,
+    random_ids,
+    single_thread,  # noqa: F401  (autouse fixture)
+    tiny_model,
+)
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb, repeat_kv
 
 from bookreader.hf import InfiniHFAttention, infinify

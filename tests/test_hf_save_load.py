@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from hf_helpers import plain_and_converted, random_ids, tiny_model
+from hf_helpers import (
+    plain_and_converted,
+    random_ids,
+    single_thread,  # noqa: F401  (autouse fixture)
+    tiny_model,
+)
 from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
 from bookreader.errors import ModelUnavailable
