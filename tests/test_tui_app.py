@@ -3,16 +3,14 @@ passage viewer, summaries, history, keys, and the error modal with its exit code
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
-from tui_fakes import CHAPTERS, ScriptedEngine, make_book
+from tui_fakes import CHAPTERS, ScriptedEngine, error_shown, make_book, ready, wait_for
 
 from bookreader import paths
 from bookreader.book import Book
@@ -20,7 +18,6 @@ from bookreader.errors import CorruptBook
 from bookreader.tui.app import BookreaderApp
 from bookreader.tui.history import HistoryStore
 from bookreader.tui.screens.chat import ChatScreen
-from bookreader.tui.screens.error import ErrorModal
 from bookreader.tui.screens.help import HelpScreen
 from bookreader.tui.screens.passage import PassageScreen
 from bookreader.tui.widgets.chapter_list import ChapterList
@@ -47,22 +44,6 @@ def anyio_backend() -> str:
 def make_app(engine: ScriptedEngine, book: Book | None = None, **options: object) -> BookreaderApp:
     book = book or make_book()
     return BookreaderApp(book.path, engine, loader=lambda _path: book, **options)  # type: ignore[arg-type]
-
-
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Let the app run until `condition` holds (worker threads post back asynchronously)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.01)
-
-
-async def ready(pilot: Pilot) -> ChatScreen:
-    screen = pilot.app.screen
-    assert isinstance(screen, ChatScreen)
-    await wait_for(pilot, lambda: screen.state is not None and not screen._busy)
-    return screen
 
 
 def answers(app: BookreaderApp) -> list[AnswerMessage]:
@@ -355,7 +336,7 @@ async def test_unreadable_book_shows_error_modal_and_exits_with_code_4() -> None
     engine = ScriptedEngine()
     app = BookreaderApp("broken.epub", engine, loader=broken_loader)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
+        await wait_for(pilot, lambda: error_shown(app))
         message = str(app.screen.query_one("#error-message", Static).content)
         assert message == "broken.epub: not a valid EPUB (bad zip file)"
         assert engine.reads == 0

@@ -3,9 +3,13 @@ whatever the test says, so the tests check what the app does with them."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+
+from textual.app import App
+from textual.pilot import Pilot
 
 from bookreader.book import Book, Chapter, Citation, Passage
 from bookreader.engines.base import (
@@ -16,6 +20,8 @@ from bookreader.engines.base import (
     ProgressCallback,
     Summary,
 )
+from bookreader.tui.screens.chat import ChatScreen
+from bookreader.tui.screens.error import ErrorModal
 
 CHAPTERS = (
     (
@@ -154,3 +160,24 @@ class ScriptedEngine:
         )
         text = " ".join(part.text for part in parts)
         return Summary(text=text, chapters=parts, engine=self.name, length=length)
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until `condition` holds (worker threads post back asynchronously)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.01)
+
+
+async def ready(pilot: Pilot) -> ChatScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, ChatScreen)
+    await wait_for(pilot, lambda: screen.state is not None and screen.idle)
+    return screen
+
+
+def error_shown(app: App) -> bool:
+    """The error modal is up and composed (pushing it makes it current before it has children)."""
+    return isinstance(app.screen, ErrorModal) and bool(app.screen.query("#error-message"))

@@ -63,7 +63,7 @@ class ChatScreen(Screen[None]):
     BINDINGS = [  # noqa: RUF012
         Binding("ctrl+s", "summarize", "Summarize"),
         Binding("ctrl+l", "clear", "Clear"),
-        Binding("tab", "app.focus_next", "Next pane"),
+        Binding("tab", "app.focus_next", "Pane"),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
 
@@ -76,6 +76,11 @@ class ChatScreen(Screen[None]):
         self._jobs: deque[_Job] = deque()
         self._busy = False
         self._generation = 0  # bumped by clear: work for an older conversation is dropped
+
+    @property
+    def idle(self) -> bool:
+        """No engine job running or waiting."""
+        return not self._busy and not self._jobs
 
     @property
     def bookreader(self) -> BookreaderApp:
@@ -224,6 +229,7 @@ class ChatScreen(Screen[None]):
         status.update_info(
             phase="ready",
             tokens_read=state.tokens_read,
+            passages=len(state.passages),
             memory_bytes=state.memory_bytes,
             cache_hit=state.cache_hit,
         )

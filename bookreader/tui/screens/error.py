@@ -13,7 +13,11 @@ from textual.widgets import Button, Static
 class ErrorModal(ModalScreen[None]):
     """Shows `message` under `title`; escape, enter or the button dismisses it."""
 
-    BINDINGS = [Binding("escape", "dismiss", "Close")]  # noqa: RUF012
+    BINDINGS = [  # noqa: RUF012
+        Binding("escape", "dismiss", "Close"),
+        Binding("enter", "dismiss", "Close", show=False),  # also before the button has focus
+    ]
+    AUTO_FOCUS = "#error-close"
 
     DEFAULT_CSS = """
     ErrorModal {
@@ -43,9 +47,6 @@ class ErrorModal(ModalScreen[None]):
             yield Static(Text(self.title_text), id="error-title")
             yield Static(Text(self.message), id="error-message")
             yield Button(self.button_label, variant="error", id="error-close")
-
-    def on_mount(self) -> None:
-        self.query_one(Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

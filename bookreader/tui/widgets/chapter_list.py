@@ -6,6 +6,8 @@ browsing with the mouse never sends a question by accident.
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from textual import events
 from textual.widgets import OptionList
@@ -16,11 +18,19 @@ from bookreader.book import Book
 WHOLE_BOOK_ID = "book"
 
 
+TITLE_WIDTH = 22  # inner width (32 - borders - padding - scrollbar) less the number gutter
+INDENT = "    "
+
+
 def _chapter_option(number: int, title: str, words: int) -> Option:
+    # Wrapped by hand so that continuation lines hang under the title, not under the number.
+    lines = textwrap.wrap(title or "(untitled)", TITLE_WIDTH) or ["(untitled)"]
     prompt = Text()
     prompt.append(f"{number:>2}. ", style="dim")
-    prompt.append(title or "(untitled)")
-    prompt.append(f"\n    {words:,} words", style="dim")
+    prompt.append(lines[0])
+    for line in lines[1:]:
+        prompt.append(f"\n{INDENT}{line}")
+    prompt.append(f"\n{INDENT}{words:,} words", style="dim")
     return Option(prompt, id=f"chapter-{number - 1}")
 
 
@@ -34,6 +44,7 @@ class ChapterList(OptionList):
         border: round $primary 40%;
         border-title-color: $text-muted;
         padding: 0;
+        scrollbar-size-vertical: 1;
         &:focus { border: round $primary; }
         & > .option-list--option { padding: 0 1; }
     }
@@ -51,9 +62,8 @@ class ChapterList(OptionList):
         self.clear_options()
         whole = Text()
         whole.append("Whole book", style="bold")
-        whole.append(
-            f"\n    {len(book.chapters)} chapters · {book.word_count:,} words", style="dim"
-        )
+        whole.append(f"\n{INDENT}{len(book.chapters)} chapters", style="dim")
+        whole.append(f"\n{INDENT}{book.word_count:,} words", style="dim")
         options = [Option(whole, id=WHOLE_BOOK_ID)]
         options += [
             _chapter_option(chapter.index + 1, chapter.title, chapter.word_count)

@@ -8,6 +8,8 @@ keyboard reaches everything the mouse does without making each citation a tab st
 from __future__ import annotations
 
 import contextlib
+import re
+from typing import TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,12 +17,14 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Static
 
 from bookreader.book import Citation
 from bookreader.tui.history import Turn
 
 _SENTENCE_PREVIEW = 70
+M = TypeVar("M", bound=Widget)
 
 
 def citation_text(number: int, citation: Citation) -> Text:
@@ -34,6 +38,22 @@ def citation_text(number: int, citation: Citation) -> Text:
     if quote:
         text.append(f" — “{quote}”", style="italic dim")
     return text
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+
+
+def render_answer(text: str) -> Text:
+    """Answer text with `**marked**` spans in bold (engines mark the best sentence so); the
+    rest is shown literally, never parsed as markup."""
+    rendered = Text()
+    position = 0
+    for match in _BOLD.finditer(text):
+        rendered.append(text[position : match.start()])
+        rendered.append(match.group(1), style="bold")
+        position = match.end()
+    rendered.append(text[position:])
+    return rendered
 
 
 class CitationLink(Static):
@@ -131,7 +151,7 @@ class AnswerMessage(Vertical):
             return Text(self._error)
         if not self.text and self.done:
             return Text("(no answer)", style="dim")
-        return Text(self.text)
+        return render_answer(self.text)
 
     def _refresh_part(self, selector: str, content: Text) -> None:
         # Not composed yet: compose() will show the current data.
@@ -209,9 +229,9 @@ class Conversation(VerticalScroll, can_focus=True):
     """
 
     BINDINGS = [  # noqa: RUF012 (Textual's convention)
-        Binding("left", "move_citation(-1)", "Prev cite", show=True),
-        Binding("right", "move_citation(1)", "Next cite", show=True),
-        Binding("enter", "open_citation", "Open cite", show=True),
+        Binding("left", "move_citation(-1)", "Citation", key_display="←/→"),
+        Binding("right", "move_citation(1)", "Next citation", show=False),
+        Binding("enter", "open_citation", "Open"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -223,15 +243,15 @@ class Conversation(VerticalScroll, can_focus=True):
         self.anchor()
 
     def add_question(self, text: str) -> QuestionMessage:
-        self._remove_placeholder()
-        message = QuestionMessage(text)
-        self.mount(message)
-        return message
+        return self._append(QuestionMessage(text))
 
     def add_answer(self, role: str = "answer", title: str | None = None) -> AnswerMessage:
+        return self._append(AnswerMessage(role, title))
+
+    def _append(self, message: M) -> M:
         self._remove_placeholder()
-        message = AnswerMessage(role, title)
         self.mount(message)
+        self.anchor()  # follow the new message even if the reader had scrolled up
         return message
 
     def add_note(self, text: str) -> None:

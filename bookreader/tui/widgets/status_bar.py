@@ -30,6 +30,7 @@ class StatusInfo:
     model: str | None = None
     device: str | None = None
     tokens_read: int | None = None
+    passages: int | None = None
     memory_bytes: int | None = None
     cache_hit: bool | None = None
     phase: str = "starting"
@@ -42,10 +43,13 @@ class StatusInfo:
             ("model", self.model or "—"),
             ("device", self.device or "—"),
         ]
-        if self.tokens_read is not None:
+        if self.tokens_read:
             parts.append(("read", f"{self.tokens_read:,} tokens"))
+        elif self.passages is not None:  # lexical engines index passages, they read no tokens
+            parts.append(("indexed", f"{self.passages:,} passages"))
         if self.memory_bytes is not None:
-            parts.append(("memory", human_bytes(self.memory_bytes)))
+            memory = human_bytes(self.memory_bytes) if self.memory_bytes else "none"
+            parts.append(("memory", memory))
         if self.cache_hit is not None:
             parts.append(("cache", "hit" if self.cache_hit else "miss"))
         for label, value in parts:

@@ -1,0 +1,137 @@
+"""The chat app with the real pieces: the extractive engine, the loaders and the state cache, on
+the project's sample book; and the `chat` command's exit code for an unreadable file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Static
+from tui_fakes import error_shown, ready, wait_for
+from typer.testing import CliRunner
+
+from bookreader.cli.app import app as cli_app
+from bookreader.engines.cache import StateCache
+from bookreader.engines.registry import create_engine
+from bookreader.errors import UnreadableBook
+from bookreader.tui.app import BookreaderApp
+from bookreader.tui.screens.passage import PassageScreen
+from bookreader.tui.widgets.conversation import AnswerMessage, CitationLink
+
+pytestmark = pytest.mark.anyio
+SIZE = (100, 32)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def single_chapter_questions(samples: Path) -> list[dict]:
+    lines = (samples / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [q for q in map(json.loads, lines) if q["kind"] == "single"]
+
+
+def status_text(app: BookreaderApp) -> str:
+    return str(app.screen.query_one("#status-text", Static).content)
+
+
+async def test_extractive_engine_answers_sample_questions_citing_the_right_chapter(
+    samples: Path,
+) -> None:
+    book = samples / "the-lighthouse-keepers-ledger.epub"
+    questions = single_chapter_questions(samples)
+    assert len(questions) >= 10
+    app = BookreaderApp(book, lambda: create_engine("extractive"), cache=StateCache())
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "extractive" in status_text(app) and "cache miss" in status_text(app)
+        for number, q in enumerate(questions, start=1):
+            app.screen.query_one("#question", Input).value = q["question"]
+            await pilot.press("enter")
+            await wait_for(pilot, lambda n=number: len(app.screen.query(AnswerMessage)) == n)
+            answer = list(app.screen.query(AnswerMessage))[-1]
+            await wait_for(pilot, lambda answer=answer: answer.done)
+        answers = list(app.screen.query(AnswerMessage))
+
+        found = 0
+        for q, answer in zip(questions, answers, strict=True):
+            shown = " ".join(str(answer.query_one(".answer--body", Static).content).split())
+            holding = [c for c in answer.citations if q["answer"].lower() in c.text.lower()]
+            if q["answer"].lower() in shown.lower():
+                found += 1
+                # The passage that holds the answer is cited from the chapter that gives it.
+                assert q["evidence_chapters"][0] - 1 in {c.chapter_index for c in holding}, q
+        assert found / len(questions) >= 0.8
+
+        # The first answer's citation holding the fact opens on that fact in its chapter.
+        first, first_answer = questions[0], answers[0]
+        links = list(first_answer.query(CitationLink))
+        link = next(li for li in links if first["answer"].lower() in li.citation.text.lower())
+        first_answer.scroll_visible(animate=False)
+        link.scroll_visible(animate=False)
+        await pilot.pause()
+        await pilot.click(link)
+        await wait_for(pilot, lambda: isinstance(app.screen, PassageScreen))
+        cited = str(app.screen.query_one("#passage-cited", Static).content)
+        assert first["answer"].lower() in cited.lower()
+        heading = str(app.screen.query_one("#passage-heading", Static).content)
+        assert heading.startswith(f"ch. {first['evidence_chapters'][0]} ")
+
+    # Reopened: the state comes from the cache and the conversation from the history.
+    reopened = BookreaderApp(book, lambda: create_engine("extractive"), cache=StateCache())
+    async with reopened.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "cache hit" in status_text(reopened)
+        assert len(reopened.screen.query(AnswerMessage)) == len(questions)
+
+
+async def test_corrupt_epub_opens_the_error_modal_with_the_loader_message(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.epub"
+    broken.write_bytes(b"PK\x03\x04 this is not really a zip archive" * 20)
+    app = BookreaderApp(broken, lambda: create_engine("extractive"), cache=StateCache())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: error_shown(app))
+        message = str(app.screen.query_one("#error-message", Static).content)
+        assert isinstance(app.fatal_error, UnreadableBook)
+        assert message == str(app.fatal_error) and "broken.epub" in message
+        await pilot.press("enter")
+    assert app.return_code == 4
+
+
+def test_chat_command_exits_4_with_one_line_for_an_unreadable_book(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken.epub"
+    broken.write_bytes(b"\x00garbage" * 100)
+    shown: list[str] = []
+
+    def run_headless(self: BookreaderApp) -> None:
+        # No terminal under the test runner: drive the same app headless, dismissing the modal
+        # the way a reader would.
+        async def drive() -> None:
+            async with self.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: error_shown(self))
+                shown.append(str(self.screen.query_one("#error-message", Static).content))
+                await pilot.press("enter")
+
+        asyncio.run(drive())
+
+    monkeypatch.setattr(BookreaderApp, "run", run_headless)
+    result = CliRunner().invoke(cli_app, ["chat", str(broken)])
+    assert result.exit_code == 4
+    assert result.stderr == f"bookreader: error: {shown[0]}\n"
+    assert "Traceback" not in result.output
+
+
+def test_chat_command_rejects_a_missing_file_and_an_infini_engine_without_model(
+    tmp_path: Path,
+) -> None:
+    missing = CliRunner().invoke(cli_app, ["chat", str(tmp_path / "nope.epub")])
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
+    book = tmp_path / "book.txt"
+    book.write_text("Some text.\n", encoding="utf-8")
+    no_model = CliRunner().invoke(cli_app, ["chat", str(book), "--engine", "infini"])
+    assert no_model.exit_code == 2 and "--model" in no_model.stderr
