@@ -33,9 +33,10 @@ def root(
 
 def _register() -> None:
     # Command modules, one per command; each exposes `register(app)`. Add yours to the tuple.
-    from bookreader.cli import ask, batch, cache, chat, info, read, summarize
+    from bookreader.cli import ask, batch, cache, chat, info, passkey, read, summarize, train
+    from bookreader.cli import eval as eval_cmd
 
-    modules: tuple = (info, chat, summarize, ask, read, batch, cache)
+    modules: tuple = (info, chat, summarize, ask, read, batch, cache, train, passkey, eval_cmd)
     for module in modules:
         module.register(app)
 

@@ -1,0 +1,72 @@
+"""`bookreader eval perplexity --model PATH BOOK [--no-memory] [--max-tokens N] [--json]`.
+
+Token perplexity of a whole book (through bookreader.loaders) read segment by segment with the
+memory carried across segments, or with every gate closed (`--no-memory`), so that the two runs
+show what the memory adds. Streams: memory use does not grow with the book's length.
+
+`--json` prints {"schema": "bookreader.eval.perplexity/1", "model", "book", "memory",
+"tokens", "nll", "perplexity", "bits_per_token", "seconds"}. Exit codes: 0, 1 (model
+unavailable), 2 (bad options), 4 (unreadable book).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from bookreader.cli.common import guarded, print_json, stderr_console
+from bookreader.cli.passkey import load_infini_model
+from bookreader.errors import UsageError
+
+PERPLEXITY_SCHEMA = "bookreader.eval.perplexity/1"
+
+eval_app = typer.Typer(
+    name="eval",
+    help="Evaluate a model: long-context perplexity of a book.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def perplexity(
+    book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
+    model: Path = typer.Option(..., "--model", help="Model folder (config.json + weights)."),
+    no_memory: bool = typer.Option(False, "--no-memory", help="Close every gate (control)."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Score only the first N."),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0: torch's default)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Token perplexity of a whole book, read segment by segment."""
+    from bookreader.evals.perplexity import token_perplexity
+    from bookreader.training.data import book_token_ids
+
+    if max_tokens is not None and max_tokens < 2:
+        raise UsageError("--max-tokens must be >= 2")
+    ids = book_token_ids(book)
+    if ids.numel() < 2:
+        raise UsageError(f"{book} holds fewer than two tokens")
+    net = load_infini_model(model, threads)
+    console = stderr_console()
+    result = token_perplexity(net, ids, memory=not no_memory, max_tokens=max_tokens)
+    data = {
+        "schema": PERPLEXITY_SCHEMA,
+        "model": str(model),
+        "book": str(book),
+        **result.to_dict(),
+    }
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"{result.tokens:,} tokens in {result.seconds:.1f}s", markup=False)
+    memory = "with memory" if result.memory else "without memory"
+    sys.stdout.write(
+        f"perplexity {result.perplexity:.4f} ({result.bits_per_token:.4f} bits/token, "
+        f"{memory}) over {result.tokens:,} tokens\n"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    eval_app.command("perplexity")(guarded(perplexity))
+    app.add_typer(eval_app, name="eval")
