@@ -11,9 +11,10 @@ from bookreader.infini import InfiniConfig, InfiniTransformer
 
 pytestmark = pytest.mark.cuda
 
-# bf16 keeps 8 bits of mantissa: logits of this 2-layer model move by a few 1e-2 at most.
-# The tolerance is relative to the spread of the fp32 logits.
-RELATIVE_TOL = 0.05
+# bf16 keeps 8 bits of mantissa. Measured with bf16 on CPU: max logit error 0.010 for logits of
+# std 0.26 (3.8%), mean error 0.0009, while reading memory or not changes logits by up to 1.08.
+# Tolerance: 10% of the logits' std, and a tenth of the memory's own effect.
+RELATIVE_TOL = 0.1
 
 
 def make_model() -> InfiniTransformer:
@@ -39,6 +40,9 @@ def test_bf16_cuda_matches_fp32_cpu_with_fp32_memory() -> None:
     assert all(layer.memory.z.dtype == torch.float32 for layer in state.layers)
     error = (logits.float().cpu() - expected).abs().max()
     assert error <= RELATIVE_TOL * expected.std(), f"max error {error:.4f}"
+    with cpu.memory_disabled():
+        memory_off, _ = cpu(ids, cpu.init_state(2))
+    assert error <= 0.1 * (expected - memory_off).abs().max()
     for g, c in zip(state.layers, cpu_state.layers, strict=True):
         torch.testing.assert_close(g.memory.z.cpu(), c.memory.z, rtol=0.02, atol=0.0)
 
