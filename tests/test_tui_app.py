@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, ProgressBar, Static
 from tui_fakes import CHAPTERS, ScriptedEngine, error_shown, make_book, ready, wait_for
 
 from bookreader import paths
@@ -128,6 +129,13 @@ async def test_ui_stays_responsive_while_the_book_is_read() -> None:
         # The book is loaded (chapters listed) while the engine is still reading it.
         await wait_for(pilot, lambda: screen.book is not None)
         assert screen.state is None
+        # Reading progress is on show where the engine holds: half of the book's passages.
+        total = sum(len(c.paragraphs) for c in screen.book.chapters)
+        bar = app.screen.query_one("#reading-progress", ProgressBar)
+        await wait_for(pilot, lambda: bar.has_class("-active") and bar.progress == total // 2)
+        assert bar.total == total
+        status = str(app.screen.query_one("#status-text", Static).content)
+        assert f"reading {total // 2}/{total} passages" in status
         chapters = app.screen.query_one(ChapterList)
         assert chapters.option_count == 1 + len(CHAPTERS)
         # Keys work meanwhile: the help opens and closes, a question can be asked.
@@ -143,6 +151,29 @@ async def test_ui_stays_responsive_while_the_book_is_read() -> None:
         await wait_for(pilot, lambda: answers(app)[0].done)
         assert answers(app)[0].text == "Ada."
         assert engine.reads == 1
+        assert not bar.has_class("-active")
+
+
+async def test_quitting_mid_read_stops_the_reading_thread() -> None:
+    stopped = threading.Event()
+
+    class EndlessReader(ScriptedEngine):
+        def read(self, book, progress=None):  # type: ignore[no-untyped-def, override]
+            try:
+                done = 0
+                while done < 10_000_000:  # far longer than the test: only quitting ends it
+                    done += 1
+                    progress(done, 10_000_000, "tokens")
+                    time.sleep(0.001)
+            finally:
+                stopped.set()
+
+    app = make_app(EndlessReader())
+    async with app.run_test(size=SIZE) as pilot:
+        bar = app.screen.query_one("#reading-progress", ProgressBar)
+        await wait_for(pilot, lambda: bar.has_class("-active"))
+        await pilot.press("ctrl+q")
+    assert stopped.wait(timeout=5)
 
 
 async def test_status_bar_shows_engine_and_state() -> None:
@@ -285,6 +316,29 @@ async def test_ctrl_l_clears_the_conversation_and_its_history() -> None:
         await pilot.pause()
         assert answers(app) == []
         assert store.load(book.sha256).turns == []
+
+
+async def test_ctrl_l_mid_answer_drops_the_rest_and_the_queue() -> None:
+    gate = threading.Semaphore(0)
+    script = {"First?": ["one ", "two"], "Second?": ["three"], "Third?": ["four"]}
+    engine = ScriptedEngine(script, gate=gate)
+    book = make_book()
+    app = make_app(engine, book)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await ask(pilot, "First?")
+        await wait_for(pilot, lambda: answers(app) and answers(app)[0].text == "one ")
+        await ask(pilot, "Second?")
+        await pilot.press("ctrl+l")
+        gate.release()
+        await wait_for(pilot, lambda: screen.idle)
+        assert answers(app) == []
+        assert engine.questions == ["First?"]  # the queued question went with the conversation
+        await ask(pilot, "Third?")
+        await wait_for(pilot, lambda: answers(app) and answers(app)[0].done)
+        assert [a.text for a in answers(app)] == ["four"]
+        saved = HistoryStore().load(book.sha256).turns
+        assert [t.text for t in saved] == ["Third?", "four"]
 
 
 async def test_help_keys_and_tab_between_panes() -> None:

@@ -106,12 +106,14 @@ class ScriptedEngine:
 
     def read(self, book: Book, progress: ProgressCallback | None = None) -> BookState:
         self.reads += 1
-        if self.read_gate is not None:
-            self.read_gate.wait(timeout=10)
         passages = paragraph_passages(book)
-        for done in range(0, len(passages) + 1, 3):
-            if progress:
-                progress(done, len(passages), "passages")
+        total = len(passages)
+        if progress:
+            progress(total // 2, total, "passages")
+        if self.read_gate is not None:  # hold the read half-way
+            self.read_gate.wait(timeout=10)
+        if progress:
+            progress(total, total, "passages")
         return BookState(
             book=book,
             engine=self.name,

@@ -18,7 +18,7 @@ from bookreader import paths
 from bookreader.book import Citation
 
 FORMAT_VERSION = 1
-Role = Literal["question", "answer", "summary", "note"]
+Role = Literal["question", "answer", "summary"]
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,8 @@ class ChatScreen(Screen[None]):
         status.update_info(phase=f"{verb} {done:,}/{total:,} {unit}")
 
     def _set_phase(self, phase: str) -> None:
+        if not self.is_attached:  # a worker finishing while the app closes
+            return
         status = self.query_one(StatusBar)
         status.hide_progress()
         status.update_info(phase=phase)
@@ -252,8 +254,11 @@ class ChatScreen(Screen[None]):
         if index is None:
             self.ask("What is this book about?")
         else:
-            chapter = self.book.chapters[index]
-            self.ask(f'What happens in chapter {index + 1}, "{chapter.title}"?')
+            title = self.book.chapters[index].title
+            if title.lower().startswith("chapter"):  # "Chapter 3: ..." already says which
+                self.ask(f'What happens in "{title}"?')
+            else:
+                self.ask(f'What happens in chapter {index + 1}, "{title}"?')
 
     def ask(self, question: str) -> AnswerMessage:
         """Show the question at once; answer it when its turn comes."""

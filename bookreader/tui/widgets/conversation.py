@@ -36,7 +36,9 @@ def citation_text(number: int, citation: Citation) -> Text:
     if len(quote) > _SENTENCE_PREVIEW:
         quote = quote[: _SENTENCE_PREVIEW - 1].rstrip() + "…"
     if quote:
-        text.append(f" — “{quote}”", style="italic dim")
+        # Quote the sentence unless it opens with its own quotation mark (dialogue).
+        quoted = quote if quote[0] in "\"“‘'«" else f"“{quote}”"
+        text.append(f" — {quoted}", style="italic dim")
     return text
 
 
@@ -254,21 +256,13 @@ class Conversation(VerticalScroll, can_focus=True):
         self.anchor()  # follow the new message even if the reader had scrolled up
         return message
 
-    def add_note(self, text: str) -> None:
-        self.mount(Static(Text(text, style="dim italic"), classes="conversation--empty"))
-
     def show_turns(self, turns: list[Turn]) -> None:
         """Lay out a saved conversation again, citations included."""
         for turn in turns:
             if turn.role == "question":
                 self.add_question(turn.text)
-            elif turn.role == "note":
-                self.add_note(turn.text)
             else:
-                self._mount_finished_answer(turn)
-
-    def _mount_finished_answer(self, turn: Turn) -> None:
-        self.mount(AnswerMessage.from_turn(turn))
+                self.mount(AnswerMessage.from_turn(turn))
 
     def clear(self) -> None:
         self._selected = None
