@@ -121,7 +121,7 @@ def remove_running_lines(
     """Drop page numbers and the header/footer lines that repeat across pages.
 
     Only the first and last `edge` non-blank lines of each page are candidates; a line (its
-    page number masked) counts as running when it appears at an edge of at least 3 pages if it
+    page number masked) counts as running when it appears at an edge of at least 2 pages if it
     carries the page number, else of at least max(3, 30%) of the pages. Returns the cleaned pages and how many lines were removed.
     """
     tokens = [
@@ -131,12 +131,12 @@ def remove_running_lines(
     for lines, page_tokens in zip(pages, tokens, strict=True):
         counts.update({_line_key(line, page_tokens) for line in _edges(lines, edge)})
     threshold = max(3, int(0.3 * len(pages)))
-    # A line carrying the page's own number ("Chapter 3: Objects 15") is a running head from 3
-    # pages on (chapter-specific headers repeat only over their chapter); others need 30%.
+    # A line carrying the page's own number ("Chapter 3: Objects 15") is a running head from 2
+    # pages on (a short chapter's own header repeats only a few times); others need 30%.
     running = {
         key
         for key, n in counts.items()
-        if key.strip("# ") and n >= 3 and (n >= threshold or "#" in key.split())
+        if key.strip("# ") and (n >= threshold or (n >= 2 and "#" in key.split()))
     }
     cleaned: list[list[str]] = []
     removed = 0

@@ -1,0 +1,236 @@
+"""PDF loading: outline chapters and page labels, heading and page-range fallbacks, running
+headers, NFKC, dehyphenation both ways, encryption, missing text layers, quiet pypdf, bounded
+object cache, and the corpus's real PDFs."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from loader_books import body_lines, encrypt, make_pdf, relabel
+from pypdf import PdfReader
+
+from bookreader.book import Book
+from bookreader.errors import CorruptBook, EncryptedBook, NoTextLayer
+from bookreader.loaders import load
+from bookreader.loaders import pdf as pdf_loader
+from bookreader.loaders.cleanup import dehyphenate, nfkc, remove_running_lines, vocabulary_of
+
+
+def test_outline_gives_chapters_with_page_labels(tmp_path: Path) -> None:
+    pages = [["The Ledger", "A Novel"]] + [body_lines(f"Topic{k}") for k in range(4)]
+    path = relabel(make_pdf(tmp_path / "o.pdf", pages, outline=[("One", 1), ("Two", 3)]), 1)
+    book = load(path)
+    assert [c.title for c in book.chapters] == ["One", "Two"]
+    assert [c.page_span for c in book.chapters] == [("1", "2"), ("3", "4")]
+    first = book.chapters[0]
+    assert [(m.number, m.label) for m in first.pages] == [(2, "1"), (3, "2")]
+    # Each page mark points at that page's first words.
+    assert first.text[first.pages[1].offset :].startswith("Topic1 line 1")
+    assert first.page_span_of(first.pages[1].offset, first.pages[1].offset + 5) == ("2", "2")
+    assert book.front_matter and "The Ledger" in book.front_matter[0].text
+    assert book.format == "pdf"
+
+
+def test_headings_when_there_is_no_outline(tmp_path: Path) -> None:
+    pages = [
+        ["1 Introduction", *body_lines("Intro")],
+        body_lines("More"),
+        ["2 Method", *body_lines("Method")],
+        ["3 Results", *body_lines("Results"), "References", *body_lines("Refs")],
+    ]
+    book = load(make_pdf(tmp_path / "h.pdf", pages))
+    assert [c.title for c in book.chapters] == [
+        "1 Introduction",
+        "2 Method",
+        "3 Results",
+        "References",
+    ]
+    assert "More line 1" in book.chapters[0].text
+    assert book.chapters[1].page_span == ("3", "3")
+
+
+def test_fixed_page_ranges_without_outline_or_headings(tmp_path: Path) -> None:
+    pages = [body_lines(f"Page{k}", 3) for k in range(23)]
+    book = load(make_pdf(tmp_path / "r.pdf", pages))
+    assert [c.title for c in book.chapters] == ["Pages 1-10", "Pages 11-20", "Pages 21-23"]
+    assert [c.page_span for c in book.chapters] == [("1", "10"), ("11", "20"), ("21", "23")]
+    assert any("runs of 10 pages" in w for w in book.warnings)
+
+
+def test_running_headers_and_page_numbers_are_removed(tmp_path: Path) -> None:
+    pages = [body_lines(f"Topic{k}", 4) for k in range(6)]
+    pages[2] = ["A line that appears once", *pages[2]]
+    book = load(make_pdf(tmp_path / "rh.pdf", pages, header="The Lighthouse Ledger", numbers=True))
+    assert "Lighthouse Ledger" not in book.text
+    assert "A line that appears once" in book.text
+    # A page number left behind would trail the page's last sentence or stand alone.
+    assert not re.search(r"lamp\.\s+\d", book.text)
+    assert not any(p.strip().isdigit() for c in book.chapters for p in c.paragraphs)
+    assert all(f"Topic{k} line 1" in book.text for k in range(6))
+
+
+def test_chapter_specific_headers_with_page_numbers_are_removed() -> None:
+    pages = [
+        ["Chapter 3: Objects 15", "body a"],
+        ["Chapter 3: Objects 16", "body b"],
+        ["Chapter 3: Objects 17", "body c"],
+        ["Chapter 4: Factors 18", "body d"],
+    ]
+    cleaned, removed = remove_running_lines(pages, ["15", "16", "17", "18"])
+    assert cleaned == [["body a"], ["body b"], ["body c"], ["Chapter 4: Factors 18", "body d"]]
+    assert removed == 3
+
+
+def test_dehyphenation_joins_only_words_seen_elsewhere() -> None:
+    text = "This is an exam-\nple of a break.\nAn example appears. A well-\nknown fact."
+    joined = dehyphenate(text, vocabulary_of([text]))
+    assert "example of a break" in joined  # "example" occurs elsewhere
+    assert "well-known" in joined  # "wellknown" does not: the hyphen stays
+    alone = "Only an exam-\nple here."
+    assert dehyphenate(alone, vocabulary_of([alone])) == "Only an exam-ple here."
+
+
+def test_dehyphenation_in_a_pdf_both_ways(tmp_path: Path) -> None:
+    lines = [
+        "The keeper kept an exam-",
+        "ple ready. Every example matters.",
+        "A light-",
+        "house stood.",
+    ]
+    book = load(make_pdf(tmp_path / "hy.pdf", [lines]))
+    assert "an example ready" in book.text
+    assert "light-house" in book.text
+
+
+def test_nfkc_unfolds_ligatures() -> None:
+    assert nfkc("ﬁrst ﬂoor ﬀ") == "first floor ff"
+
+
+def test_password_protected_pdf_is_refused(tmp_path: Path) -> None:
+    path = encrypt(
+        make_pdf(tmp_path / "locked.pdf", [body_lines("Secret")]), user_password="secret"
+    )
+    assert PdfReader(path).is_encrypted
+    with pytest.raises(EncryptedBook, match=r"locked\.pdf"):
+        load(path)
+
+
+def test_empty_user_password_opens(tmp_path: Path) -> None:
+    path = encrypt(make_pdf(tmp_path / "owner.pdf", [body_lines("Open")]), user_password="")
+    assert PdfReader(path).is_encrypted
+    assert "Open line 1" in load(path).text
+
+
+def test_image_only_pdf_needs_ocr(tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "scan.pdf", [None, None])
+    with pytest.raises(NoTextLayer, match="no text layer: this PDF needs OCR"):
+        load(path)
+
+
+def test_partial_text_layer_warns_with_page_numbers(tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "part.pdf", [None, body_lines("Text"), None, body_lines("More")])
+    book = load(path)
+    assert "pages 1, 3 have no text layer" in book.warnings
+    assert "Text line 1" in book.text
+
+
+def test_truncated_and_fake_pdfs_are_corrupt(tmp_path: Path) -> None:
+    data = make_pdf(tmp_path / "ok.pdf", [body_lines("X")]).read_bytes()
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(data[:200])
+    with pytest.raises(CorruptBook, match=r"cut\.pdf"):
+        load(cut)
+    fake = tmp_path / "fake.pdf"
+    fake.write_bytes(b"this is not a pdf at all\n" * 20)
+    with pytest.raises(CorruptBook, match=r"fake\.pdf: not a PDF"):
+        load(fake)
+
+
+def test_pypdf_noise_is_silenced_during_loading_only(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("pypdf._cmap")
+    with caplog.at_level(logging.WARNING), pdf_loader.quiet_pypdf():
+        logger.warning("fontTools is required to process embedded fonts")
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING):
+        logger.warning("outside a load")
+    assert [r.getMessage() for r in caplog.records] == ["outside a load"]
+
+
+def test_object_cache_is_released_while_streaming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readers: list[PdfReader] = []
+
+    class Spy(PdfReader):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            readers.append(self)
+
+    monkeypatch.setattr(pdf_loader, "PdfReader", Spy)
+    monkeypatch.setattr(pdf_loader, "RELEASE_EVERY", 8)
+    n = 40
+    book = load(make_pdf(tmp_path / "long.pdf", [body_lines(f"P{k}", 2) for k in range(n)]))
+    assert book.chapters[-1].page_span == ("31", "40")
+    # A reportlab page resolves to at least a page and a content stream: an unbounded cache
+    # would end with more than 2n entries; the released one holds at most the last window.
+    plain = PdfReader(tmp_path / "long.pdf")
+    for page in plain.pages:
+        page.extract_text()
+    assert len(plain.resolved_objects) > 2 * n
+    assert len(readers[0].resolved_objects) < 2 * 8 + 10
+
+
+# --- the corpus ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus_book(corpus: Path) -> Callable[[str], Book]:
+    """Each corpus PDF is loaded once for the whole module (the R manual takes seconds)."""
+    return functools.cache(lambda name: load(corpus / "pdf" / name))
+
+
+def test_r_manual_chapters_from_its_outline(
+    corpus: Path, corpus_book: Callable[[str], Book]
+) -> None:
+    reader = PdfReader(corpus / "pdf" / "debian_R-intro.pdf")
+    top = [item.title for item in reader.outline if not isinstance(item, list)]
+    book = corpus_book("debian_R-intro.pdf")
+    assert [c.title for c in book.chapters] == top
+    assert book.chapters[1].title == "1 Introduction and preliminaries"
+    assert book.chapters[1].page_span == ("2", "7")  # printed labels, not physical numbers
+    assert book.chapters[1].pages[0].number == reader.page_labels.index("2") + 1
+    assert "Table of Contents" in book.front_matter[0].text
+    assert "Chapter 3: Objects, their modes and attributes 15" not in book.text
+
+
+def test_infini_attention_paper_by_headings(corpus_book: Callable[[str], Book]) -> None:
+    book = corpus_book("arxiv_2404.07143_infini-attention.pdf")
+    titles = [c.title for c in book.chapters]
+    assert titles[:3] == ["Abstract", "1 Introduction", "2 Method"]
+    assert "References" in titles
+    assert "Infini-attention" in book.chapters[1].text
+    assert "Preprint. Under review." not in book.text
+
+
+def test_two_column_paper_ligatures_and_sections(corpus_book: Callable[[str], Book]) -> None:
+    book = corpus_book("quality_preprint_2112.08608.pdf")
+    titles = [c.title for c in book.chapters]
+    assert titles[:3] == ["Abstract", "1 Introduction", "2 Data Collection"]
+    assert "\ufb01" not in book.text and "fiction" in book.text
+    assert book.title.startswith("QuALITY")
+
+
+def test_every_corpus_pdf_loads(corpus: Path, corpus_book: Callable[[str], Book]) -> None:
+    names = sorted(p.name for p in (corpus / "pdf").glob("*.pdf"))
+    assert len(names) == 3
+    for name in names:
+        book = corpus_book(name)
+        assert len(book.chapters) >= 2 and book.word_count > 5000
+        assert all(c.pages and c.pages[0].offset == 0 for c in book.chapters)
+        offsets = [[m.offset for m in c.pages] for c in book.chapters]
+        assert all(o == sorted(o) for o in offsets)
