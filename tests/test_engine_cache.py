@@ -86,7 +86,25 @@ def test_writes_leave_no_temporary_files() -> None:
     key = CacheKey("cd" * 32, "extractive")
     folder = cache.save(key, ExtractiveEngine().read(make_book()))
     cache.save(key, ExtractiveEngine().read(make_book()))
-    assert sorted(p.name for p in folder.iterdir()) == [STATE_FILE]
+    names = sorted(p.name for p in folder.iterdir())
+    record = json.loads((folder / STATE_FILE).read_text())
+    assert names == [record["index_dir"], STATE_FILE]  # the older index folder is gone
+    assert not any(name.startswith(".") for name in names)
+
+
+def test_a_loaded_state_answers_from_the_saved_index() -> None:
+    cache = StateCache()
+    key = CacheKey("cd" * 32, "extractive")
+    engine = ExtractiveEngine()
+    built = engine.read(make_book())
+    cache.save(key, built)
+    loaded = cache.load(key)
+    assert "_index" not in loaded.extra and loaded.extra["_index_path"].is_dir()
+    question = "Where does Word7 sit?"
+    assert [h.passage for h in engine.search(loaded, question)] == [
+        h.passage for h in engine.search(built, question)
+    ]
+    assert engine.index(loaded).bm25.vocab_dict == engine.index(built).bm25.vocab_dict
 
 
 def infini_state(book: Book, tokens: int) -> BookState:

@@ -4,13 +4,16 @@ Layout, under `paths.cache_dir()/states/`, one folder per entry:
 
     <sha256[:16]>-<engine>-<key digest[:12]>/
         state.json                      the commit record (written last, atomically)
+        index-<token>/                  the passage index (bm25s files), when the engine has one
         memory-<token>.safetensors      infini engine only: InfiniState.save output
 
 The key is the book file's sha256, the engine name, the model id, the model revision and
 `CACHE_FORMAT_VERSION`. `state.json` repeats the whole key and `load` checks it, so a changed
 book (new sha256), another model or revision, or an older cache format never reuses an entry.
 
-Writes are atomic: the memory file gets a fresh name, `state.json` is written to a temporary file
+An engine's index object in `state.extra["_index"]` is saved when it has `save(folder)`; a
+loaded state names its folder in `extra["_index_path"]`. Writes are atomic: the memory file and
+the index folder get fresh names, `state.json` is written to a temporary file
 in the same folder and renamed over the old one (os.replace), and only then are memory files that
 the new record does not name removed. A reader sees the old entry or the new one, never a mix.
 
@@ -19,7 +22,8 @@ state.json schema (format 1):
      "format_version"}, "created": ISO-8601 UTC, "book": {path, title, author, language, format,
      sha256, warnings, chapters: [{index, title, text, pages: [[offset, number, label]], source,
      front_matter}], front_matter: [...]}, "passages": [{id, chapter_index, chapter_title, start,
-     end, pages}], "tokens_read", "memory_bytes", "memory_file": name | null, "extra": {...}}
+     end, pages}], "tokens_read", "memory_bytes", "memory_file": name | null,
+     "index_dir": name | null, "extra": {...}}
 Passage texts are not stored twice: they are slices of the chapter texts.
 """
 
@@ -219,12 +223,21 @@ class StateCache:
     def save(self, key: CacheKey, state: BookState) -> Path:
         folder = self.folder(key)
         folder.mkdir(parents=True, exist_ok=True)
-        memory_file = None
+        token = secrets.token_hex(6)
+        memory_file = index_dir = None
         if state.memory is not None:
-            memory_file = f"memory-{secrets.token_hex(6)}.safetensors"
+            memory_file = f"memory-{token}.safetensors"
             tmp = folder / f".{memory_file}.tmp"
             state.memory.save(tmp, metadata={"book_sha256": key.book_sha256})
             os.replace(tmp, folder / memory_file)
+        index = state.extra.get("_index")
+        if index is not None and hasattr(index, "save"):
+            index_dir = f"index-{token}"
+            tmp = folder / f".{index_dir}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            index.save(tmp)
+            os.replace(tmp, folder / index_dir)
         record = {
             "format_version": CACHE_FORMAT_VERSION,
             "key": asdict(key),
@@ -234,15 +247,20 @@ class StateCache:
             "tokens_read": state.tokens_read,
             "memory_bytes": state.memory_bytes,
             "memory_file": memory_file,
+            "index_dir": index_dir,
             "extra": _public_extra(state.extra),
         }
         atomic_write_text(folder / STATE_FILE, json.dumps(record, ensure_ascii=False))
-        self._remove_unreferenced(folder, memory_file)
+        self._remove_unreferenced(folder, {STATE_FILE, memory_file, index_dir})
         return folder
 
-    def _remove_unreferenced(self, folder: Path, keep: str | None) -> None:
+    def _remove_unreferenced(self, folder: Path, keep: set[str | None]) -> None:
         for path in folder.iterdir():
-            if path.name != STATE_FILE and path.name != keep:
+            if path.name in keep:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
                 with contextlib.suppress(OSError):
                     path.unlink()
 
@@ -267,6 +285,10 @@ class StateCache:
             memory = self._load_memory(folder, record.get("memory_file"), device)
         except (KeyError, TypeError, ValueError, OSError):
             return None  # a damaged entry is rebuilt, never trusted
+        extra = dict(record.get("extra") or {})
+        index_dir = record.get("index_dir")
+        if index_dir and (folder / index_dir).is_dir():
+            extra["_index_path"] = folder / index_dir  # the engine loads it when it needs it
         return BookState(
             book=book,
             engine=key.engine,
@@ -276,7 +298,7 @@ class StateCache:
             memory=memory,
             memory_bytes=record["memory_bytes"],
             cache_hit=True,
-            extra=dict(record.get("extra") or {}),
+            extra=extra,
         )
 
     def _load_memory(self, folder: Path, name: str | None, device: str | None) -> Any:

@@ -19,8 +19,10 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,32 +60,61 @@ class Sentence:
 
 
 class PassageIndex:
-    """BM25 over passages plus the document frequencies used for coverage and sentence marks."""
+    """BM25 (bm25s) over passages. Its CSC matrix doubles as an inverted index: the passages
+    holding a term give document frequencies (IDF weights for coverage) and term membership.
+    `save`/`load` persist it next to the cached state, so a cached ask tokenizes nothing."""
 
-    def __init__(self, passages: Sequence[Passage]) -> None:
+    def __init__(self, passages: Sequence[Passage], bm25: Any) -> None:
+        self.passages = list(passages)
+        self.bm25 = bm25
+        self.vocab: dict[str, int] = bm25.vocab_dict
+        self.chapters = np.array([p.chapter_index for p in self.passages], dtype=np.int64)
+
+    @classmethod
+    def build(cls, passages: Sequence[Passage]) -> PassageIndex:
         import bm25s  # imported here: engines load lazily, the CLI starts fast
 
-        self.passages = list(passages)
-        self.terms = [terms(p.text) for p in self.passages]
-        self.term_sets = [set(t) for t in self.terms]
-        self.df: Counter[str] = Counter(t for s in self.term_sets for t in s)
-        self.chapters = np.array([p.chapter_index for p in self.passages], dtype=np.int64)
-        self.bm25 = bm25s.BM25()
-        self.bm25.index(self.terms or [[]], show_progress=False)
+        bm25 = bm25s.BM25()
+        bm25.index([terms(p.text) for p in passages] or [[]], show_progress=False)
+        return cls(passages, bm25)
+
+    def save(self, folder: Path) -> None:
+        self.bm25.save(str(folder))
+
+    @classmethod
+    def load(cls, folder: Path, passages: Sequence[Passage]) -> PassageIndex:
+        import bm25s
+
+        return cls(passages, bm25s.BM25.load(str(folder)))
+
+    def holding(self, term: str) -> np.ndarray:
+        """Ids of the passages that contain `term`."""
+        column = self.vocab.get(term)
+        indptr = self.bm25.scores["indptr"]
+        if column is None or column + 1 >= len(indptr):
+            return np.zeros(0, dtype=np.int64)
+        return self.bm25.scores["indices"][indptr[column] : indptr[column + 1]]
+
+    def knows(self, term: str) -> bool:
+        return len(self.holding(term)) > 0
 
     def idf(self, term: str) -> float:
         n = max(len(self.passages), 1)
-        df = self.df.get(term, 0)
+        df = len(self.holding(term))
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def scores(self, query_terms: list[str]) -> np.ndarray:
-        known = [t for t in query_terms if t in self.df]
-        if not known or not self.passages:
+    def scores(self, query_terms: Iterable[str]) -> np.ndarray:
+        known = [t for t in query_terms if self.knows(t)]
+        if not known:
             return np.zeros(len(self.passages), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
+    def membership(self, query_terms: Iterable[str]) -> dict[str, set[int]]:
+        """For each query term, the passages holding it."""
+        return {t: set(self.holding(t).tolist()) for t in query_terms}
+
     def coverage(self, query_terms: set[str], covered: set[str]) -> float:
-        """IDF-weighted share of the query's terms inside `covered` (unknown terms weigh most)."""
+        """IDF-weighted share of the query's terms inside `covered`."""
         total = sum(self.idf(t) for t in query_terms)
         return sum(self.idf(t) for t in query_terms & covered) / total if total else 0.0
 
@@ -107,18 +138,27 @@ class ExtractiveEngine:
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, book: Book, progress: ProgressCallback | None = None) -> BookState:
+        """Cut the book into passages and index them (the index is cached with the state)."""
         passages = book_passages(book)
+        state = BookState(book=book, engine=self.name, model_id=None, passages=passages)
+        state.extra["_index"] = PassageIndex.build(passages)
         if progress:
             progress(len(passages), len(passages), "passages")
-        return BookState(book=book, engine=self.name, model_id=None, passages=passages)
+        return state
 
     @staticmethod
     def index(state: BookState) -> PassageIndex:
-        """The BM25 index of a state, built on first use and kept in memory (not on disk:
-        rebuilding it from the cached passages takes milliseconds)."""
+        """The BM25 index of a state: built by `read`, or loaded from the cache folder that
+        `StateCache.load` names in `extra["_index_path"]`."""
         index = state.extra.get("_index")
         if index is None:
-            index = state.extra["_index"] = PassageIndex(state.passages)
+            path = state.extra.get("_index_path")
+            index = (
+                PassageIndex.load(path, state.passages)
+                if path
+                else PassageIndex.build(state.passages)
+            )
+            state.extra["_index"] = index
         return index
 
     # -- questions ------------------------------------------------------------------------------
@@ -127,7 +167,7 @@ class ExtractiveEngine:
         """The passages that best answer `question`, or [] when nothing matches well enough."""
         index = self.index(state)
         query = set(terms(question))
-        known = {t for t in query if t in index.df}
+        known = {t for t in query if index.knows(t)}
         # Most of the question's words must occur in the book at all: an off-topic question
         # shares a stray word or two with any long book, a nonsense one shares none.
         if len(known) * 2 <= len(query):
@@ -135,9 +175,14 @@ class ExtractiveEngine:
         scores = index.scores(sorted(known))
         if float(scores.max(initial=0.0)) <= 0.0:
             return []
-        chosen = self._choose(index, scores, known, k or self.top_k)
-        covered = set().union(*(index.term_sets[i] for i in chosen))
-        best_single = max(index.coverage(known, index.term_sets[i]) for i in chosen)
+        holding = index.membership(known)
+        chosen = self._choose(index, scores, holding, k or self.top_k)
+
+        def held(i: int) -> set[str]:
+            return {t for t in known if i in holding[t]}
+
+        covered = set().union(*(held(i) for i in chosen))
+        best_single = max(index.coverage(known, held(i)) for i in chosen)
         # Either one passage holds most of the question, or the chosen ones together do.
         if max(best_single, 0.8 * index.coverage(known, covered)) < self.min_coverage:
             return []
@@ -147,7 +192,7 @@ class ExtractiveEngine:
         ]
 
     def _choose(
-        self, index: PassageIndex, scores: np.ndarray, query: set[str], k: int
+        self, index: PassageIndex, scores: np.ndarray, holding: dict[str, set[int]], k: int
     ) -> list[int]:
         """Greedy multi-hop choice. First the best BM25 passage for the whole question; then,
         each time, the passage best for the whole question *plus* the question's terms that the
@@ -156,19 +201,16 @@ class ExtractiveEngine:
         gets the second chapter through its residual terms."""
         full = scores / float(scores.max())
         chosen = [int(np.argmax(full))]
-        covered = set(index.term_sets[chosen[0]])
         while len(chosen) < min(k, int((scores > 0).sum())):
-            residual = index.scores(sorted(query - covered))
+            residual_terms = [t for t, ids in holding.items() if not ids.intersection(chosen)]
+            residual = index.scores(sorted(residual_terms))
             if residual.max(initial=0.0) > 0:
                 residual = residual / float(residual.max())
             gain = full + residual
-            for i in chosen:
-                gain[i] = -np.inf
+            gain[chosen] = -np.inf
             cited = [index.passages[c].chapter_index for c in chosen]
             gain[np.isin(index.chapters, cited)] *= SAME_CHAPTER_DAMPING
-            best = int(np.argmax(gain))
-            chosen.append(best)
-            covered |= index.term_sets[best]
+            chosen.append(int(np.argmax(gain)))
         return chosen
 
     def ask(self, state: BookState, question: str) -> Iterator[AnswerChunk]:
@@ -304,24 +346,49 @@ def _prefilter(sentences: list[Sentence], limit: int) -> list[Sentence]:
 
 
 def cosine_similarity(sentences: list[Sentence]) -> np.ndarray:
-    """Cosine similarity of the sentences' TF-IDF vectors (n x n).
+    """Cosine similarity of the sentences' TF-IDF vectors (n x n), idf = ln((1+n)/(1+df)) + 1.
 
-    Norms use every term; the dot products only need terms shared by two or more sentences,
-    which keeps the dense matrix narrow (most of a chapter's vocabulary occurs once)."""
-    idf = _idf(sentences)
-    df = Counter(t for s in sentences for t in set(s.terms))
-    shared = {t: i for i, t in enumerate(t for t, d in df.items() if d > 1)}
-    matrix = np.zeros((len(sentences), max(len(shared), 1)))
-    norms = np.zeros(len(sentences))
-    for row, sentence in enumerate(sentences):
-        for term, count in Counter(sentence.terms).items():
-            weight = count * idf[term]
-            norms[row] += weight * weight
-            if term in shared:
-                matrix[row, shared[term]] = weight
-    matrix /= np.sqrt(np.maximum(norms, 1e-12))[:, None]
-    similarity = matrix @ matrix.T
-    np.fill_diagonal(similarity, (norms > 0).astype(float))  # self-similarity: 1 unless empty
+    Vectorised: (sentence, term) pairs are counted with numpy, then the normalised vectors'
+    dot products are summed term by term (`_sparse_gram`)."""
+    n = len(sentences)
+    vocab: dict[str, int] = {}
+    term_ids = np.array(
+        [vocab.setdefault(t, len(vocab)) for s in sentences for t in s.terms], dtype=np.int64
+    )
+    if not vocab:
+        return np.zeros((n, n))
+    v = len(vocab)
+    rows = np.repeat(np.arange(n), [len(s.terms) for s in sentences])
+    pairs, counts = np.unique(rows * v + term_ids, return_counts=True)
+    row, col = pairs // v, pairs % v
+    df = np.bincount(col, minlength=v)
+    weight = counts * (np.log((1 + n) / (1 + df)) + 1.0)[col]
+    norms = np.sqrt(np.bincount(row, weights=weight * weight, minlength=n))
+    unit = weight / np.maximum(norms, 1e-12)[row]  # entries of the L2-normalised rows
+    return _sparse_gram(row, col, unit, n, norms > 0)
+
+
+def _sparse_gram(
+    row: np.ndarray, col: np.ndarray, value: np.ndarray, n: int, nonempty: np.ndarray
+) -> np.ndarray:
+    """X @ X.T for the sparse X given as (row, col, value) entries, without BLAS.
+
+    Every pair of entries sharing a column adds value * value to (row, row'). Summing these
+    products with bincount is exact and fast on sparse text vectors, and avoids a multithreaded
+    BLAS call whose thread start-up dominates on matrices this small."""
+    order = np.argsort(col, kind="stable")
+    row, col, value = row[order], col[order], value[order]
+    _, starts, sizes = np.unique(col, return_index=True, return_counts=True)
+    group_size = np.repeat(sizes, sizes)  # for each entry, the size of its column group
+    group_start = np.repeat(starts, sizes)
+    left = np.repeat(np.arange(len(row)), group_size)
+    # right: for each left entry, every entry of its column group in turn
+    block_start = np.repeat(np.cumsum(group_size) - group_size, group_size)
+    right = np.repeat(group_start, group_size) + (np.arange(len(left)) - block_start)
+    flat = row[left] * n + row[right]
+    similarity = np.bincount(flat, weights=value[left] * value[right], minlength=n * n)
+    similarity = similarity.reshape(n, n)
+    np.fill_diagonal(similarity, nonempty.astype(float))  # self-similarity: 1 unless empty
     return similarity
 
 

@@ -12,10 +12,11 @@ language model: simple and predictable.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
-from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, Passage, count_words
+from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, Passage
 
 MIN_WORDS = 80
 MAX_WORDS = 200
@@ -34,6 +35,8 @@ _STOPWORD_LIST = """
 """
 STOPWORDS = frozenset(_STOPWORD_LIST.split())
 
+# The words of `bookreader.book.count_words`, counted with findall (several times faster).
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
 _TERM = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # A sentence ends at . ! ? (optionally followed by closing quotes or brackets) before whitespace.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
@@ -61,18 +64,21 @@ def fold(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def _term(word: str) -> str:
+    """The index term of one lowercase word, or "" for a stopword (cached: a book's vocabulary
+    is small next to its length)."""
+    if "'" in word or "’" in word:
+        word = word.replace("’", "'")
+        if word.endswith("'s"):
+            word = word[:-2]
+    return "" if word in STOPWORDS else fold(word)
+
+
 def terms(text: str) -> list[str]:
     """Index terms of `text`: lowercase words, possessive 's dropped, stopwords removed,
     suffixes folded."""
-    found = []
-    for word in _TERM.findall(text.lower()):
-        if "'" in word or "’" in word:
-            word = word.replace("’", "'")
-            if word.endswith("'s"):
-                word = word[:-2]
-        if word not in STOPWORDS:
-            found.append(fold(word))
-    return found
+    return [t for t in map(_term, _TERM.findall(text.lower())) if t]
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -126,6 +132,10 @@ def paragraph_spans(text: str) -> Iterator[tuple[int, int]]:
         if trimmed := _trim(text, start, end):
             yield trimmed
         start = end + len(PARAGRAPH_BREAK)
+
+
+def count_words(text: str) -> int:
+    return len(_WORD.findall(text))
 
 
 def _pieces(text: str, start: int, end: int) -> Iterator[tuple[int, int, int]]:

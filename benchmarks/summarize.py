@@ -1,0 +1,87 @@
+"""Cold `summarize` of Moby-Dick and a cached `ask`, against just loading the book.
+
+Each figure is a multiple of the time `loaders.load` takes on the same file in the same process
+(median of 3 runs). "Cold" means an empty cache: load, read into passages, write the cache entry,
+then summarize. "Cached ask" opens the cached state (no loader, no read) and answers a question.
+Targets: cold summarize <= 5x load; cached ask <= 0.5 s.
+
+Usage: python benchmarks/summarize.py [--book PATH] [--length medium]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+BOOKS = [CORPUS / "txt" / "homehome_mobydick.txt", CORPUS / "epub" / "epubjs_moby-dick.epub"]
+
+
+def timed(func: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = func()
+    return time.perf_counter() - start, result
+
+
+def bench(book: Path, length: str) -> None:
+    from bookreader.book import Citation
+    from bookreader.engines.extractive import ExtractiveEngine
+    from bookreader.engines.registry import read_book
+    from bookreader.loaders import load
+
+    load_times = [timed(lambda: load(book))[0] for _ in range(3)]
+    load_s = statistics.median(load_times)
+    loaded = load(book)
+    engine = ExtractiveEngine()
+
+    def cold() -> Any:
+        state = read_book(book, engine, force=True)
+        return engine.summarize(state, length=length)
+
+    cold_s, summary = timed(cold)
+
+    def cached_ask() -> list:
+        state = read_book(book, ExtractiveEngine())
+        assert state.cache_hit
+        return list(state_engine_ask(state))
+
+    def state_engine_ask(state: Any) -> Any:
+        return ExtractiveEngine().ask(state, "Why does Captain Ahab hunt the white whale?")
+
+    ask_s, chunks = timed(cached_ask)
+    cited = sum(isinstance(c, Citation) for c in chunks)
+    print(f"{book.name}: {loaded.word_count:,} words, {len(loaded.chapters)} chapters")
+    print(f"  load                 {load_s:7.3f} s   1.00x")
+    print(f"  cold summarize       {cold_s:7.3f} s   {cold_s / load_s:5.2f}x load (target <= 5x)")
+    print(f"  cached ask           {ask_s:7.3f} s   {ask_s / load_s:5.2f}x load (target <= 0.5 s)")
+    print(
+        f"  summary: {len(summary.text.split())} words, {len(summary.chapters)} chapters; answer cites {cited}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--book", type=Path, action="append")
+    parser.add_argument("--length", default="medium", choices=("short", "medium", "long"))
+    args = parser.parse_args()
+    books = args.book or [b for b in BOOKS if b.is_file()]
+    if not books:
+        print(f"skipped: no book given and {CORPUS} not found")
+        return
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["BOOKREADER_CACHE_DIR"] = cache  # cold: nothing cached yet
+        for book in books:
+            bench(book, args.length)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
