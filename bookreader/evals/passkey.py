@@ -91,16 +91,16 @@ def _spans(start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
 
 
 @torch.inference_mode()
-def score_trials(
+def answer_logits(
     model: InfiniTransformer,
     samples: list[PasskeySample],
     chunk_tokens: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Read trials that share one layout; returns (predicted digits, true digits), (B, 5)."""
+) -> torch.Tensor:
+    """Read trials that share one layout; returns the logits that predict the key's digits,
+    (B, 5, vocab), computed without logits for any other token."""
     device = model.device
     first = samples[0]
-    answer_start = first.answer_positions.start
-    tail_start = answer_start - 1  # logits from here on predict the key's digits
+    tail_start = first.answer_positions.start - 1  # logits from here on predict the digits
     shared = first.needle_start  # tokens before the needle are the same in every trial
     state = model.init_state(1, device=device)
     for a, b in _spans(0, shared, chunk_tokens):
@@ -109,8 +109,18 @@ def score_trials(
     for a, b in _spans(shared, tail_start, chunk_tokens):
         state = model.read(stack_tokens(samples, a, b).to(device), state)
     logits, _ = model(stack_tokens(samples, tail_start, first.length).to(device), state)
-    predicted = logits[:, :KEY_DIGITS].argmax(-1).cpu()  # (B, 5)
-    truth = stack_tokens(samples, answer_start, first.length)
+    return logits[:, :KEY_DIGITS].float().cpu()
+
+
+def score_trials(
+    model: InfiniTransformer,
+    samples: list[PasskeySample],
+    chunk_tokens: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted digits, true digits), both (B, 5): greedy = teacher-forced argmax."""
+    predicted = answer_logits(model, samples, chunk_tokens).argmax(-1)
+    first = samples[0]
+    truth = stack_tokens(samples, first.answer_positions.start, first.length)
     return predicted, truth
 
 
