@@ -8,6 +8,10 @@ from collections.abc import Iterator
 import pytest
 import torch
 from transformers import (
+    GemmaConfig,
+    GemmaForCausalLM,
+    GraniteConfig,
+    GraniteForCausalLM,
     LlamaConfig,
     LlamaForCausalLM,
     MistralConfig,
@@ -34,6 +38,14 @@ FAMILY_CLASSES = {
     "mistral": (MistralConfig, MistralForCausalLM),
     "qwen2": (Qwen2Config, Qwen2ForCausalLM),
     "qwen3": (Qwen3Config, Qwen3ForCausalLM),
+    "gemma": (GemmaConfig, GemmaForCausalLM),
+    "granite": (GraniteConfig, GraniteForCausalLM),
+}
+# Per-family settings of the tiny models: Gemma's default head is 256 wide; Granite scales
+# attention by its own multiplier (not head_dim^-0.5) and its residuals and logits too.
+FAMILY_OVERRIDES: dict[str, dict[str, object]] = {
+    "gemma": {"head_dim": 16},
+    "granite": {"attention_multiplier": 0.1, "residual_multiplier": 0.5, "logits_scaling": 2.0},
 }
 
 
@@ -43,7 +55,8 @@ def tiny_model(family: str = "llama", seed: int = 0, **overrides: object) -> Pre
     would show."""
     config_cls, model_cls = FAMILY_CLASSES[family]
     torch.manual_seed(seed)
-    model = model_cls(config_cls(**{**TINY, **overrides})).eval()
+    settings = {**TINY, **FAMILY_OVERRIDES.get(family, {}), **overrides}
+    model = model_cls(config_cls(**settings)).eval()
     with torch.no_grad():
         for name, param in model.named_parameters():
             if name.endswith("norm.weight"):

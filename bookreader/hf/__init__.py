@@ -6,8 +6,9 @@ transformers.
     out = model(input_ids)        # any length: read segment by segment, memory carried
     out.logits, out.state         # out.state: an InfiniState (memory + current segment cache)
 
-Importing this package registers the model types infini_llama, infini_mistral, infini_qwen2
-and infini_qwen3 with AutoConfig and AutoModelForCausalLM, so a converted model saved with
+Supported families: Llama, Mistral, Qwen2, Qwen3, Gemma, Granite (`FAMILIES`). Importing this
+package registers their converted model types (infini_llama, infini_mistral, infini_qwen2,
+infini_qwen3, infini_gemma, infini_granite) with AutoConfig and AutoModelForCausalLM, so a converted model saved with
 `save_pretrained` reloads with `AutoModelForCausalLM.from_pretrained`. Reading and generation
 with memory: see `bookreader.hf.generation`.
 """
@@ -15,6 +16,8 @@ with memory: see `bookreader.hf.generation`.
 from bookreader.hf.configuration import (
     CONFIG_CLASSES,
     FAMILIES,
+    InfiniGemmaConfig,
+    InfiniGraniteConfig,
     InfiniLlamaConfig,
     InfiniMistralConfig,
     InfiniQwen2Config,
@@ -33,6 +36,8 @@ from bookreader.hf.loading import load_model, load_tokenizer
 from bookreader.hf.modeling import (
     MODEL_CLASSES,
     InfiniCausalLMOutput,
+    InfiniGemmaForCausalLM,
+    InfiniGraniteForCausalLM,
     InfiniHFAttention,
     InfiniLlamaForCausalLM,
     InfiniMistralForCausalLM,
@@ -46,6 +51,10 @@ __all__ = [
     "MODEL_CLASSES",
     "GenerationStream",
     "InfiniCausalLMOutput",
+    "InfiniGemmaConfig",
+    "InfiniGemmaForCausalLM",
+    "InfiniGraniteConfig",
+    "InfiniGraniteForCausalLM",
     "InfiniHFAttention",
     "InfiniLlamaConfig",
     "InfiniLlamaForCausalLM",

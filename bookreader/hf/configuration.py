@@ -1,8 +1,9 @@
 """Configurations of Infini-attention models converted from Hugging Face causal LMs.
 
-Each supported family gets a config class that *is* the family's config plus four fields
-(segment_len, memory_update, gate_init, memory_eps) and its own `model_type` ("infini_llama",
-"infini_mistral", "infini_qwen2", "infini_qwen3"). Registered with `AutoConfig`, so a saved
+Each supported family (Llama, Mistral, Qwen2, Qwen3, Gemma, Granite) gets a config class that
+*is* the family's config plus four fields (segment_len, memory_update, gate_init, memory_eps)
+and its own `model_type` ("infini_llama", "infini_mistral", "infini_qwen2", "infini_qwen3",
+"infini_gemma", "infini_granite"). Registered with `AutoConfig`, so a saved
 converted model reloads through `AutoConfig` / `AutoModelForCausalLM` alone, and every
 pretrained weight keeps its original name (only `...self_attn.beta` is new).
 """
@@ -13,6 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from transformers import (
+    GemmaConfig,
+    GemmaForCausalLM,
+    GraniteConfig,
+    GraniteForCausalLM,
     LlamaConfig,
     LlamaForCausalLM,
     MistralConfig,
@@ -54,6 +59,8 @@ FAMILIES: dict[str, Family] = {
         Family("mistral", MistralConfig, MistralForCausalLM),
         Family("qwen2", Qwen2Config, Qwen2ForCausalLM),
         Family("qwen3", Qwen3Config, Qwen3ForCausalLM),
+        Family("gemma", GemmaConfig, GemmaForCausalLM),
+        Family("granite", GraniteConfig, GraniteForCausalLM),  # its own attention scaling
     )
 }
 
@@ -92,6 +99,8 @@ InfiniLlamaConfig = CONFIG_CLASSES["llama"]
 InfiniMistralConfig = CONFIG_CLASSES["mistral"]
 InfiniQwen2Config = CONFIG_CLASSES["qwen2"]
 InfiniQwen3Config = CONFIG_CLASSES["qwen3"]
+InfiniGemmaConfig = CONFIG_CLASSES["gemma"]
+InfiniGraniteConfig = CONFIG_CLASSES["granite"]
 
 
 def is_infini_config(config: PretrainedConfig) -> bool:

@@ -23,8 +23,8 @@ def infinify(
     gate_init: float = 0.0,
     eps: float = DEFAULT_EPS,
 ) -> PreTrainedModel:
-    """Convert `hf_model` (a LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM or
-    Qwen3ForCausalLM) in place and return it.
+    """Convert `hf_model` (a LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM,
+    Qwen3ForCausalLM, GemmaForCausalLM or GraniteForCausalLM) in place and return it.
 
     segment_len: tokens per segment (local attention span; memory is written per segment).
     update: "linear" (eq. 8) or "delta" (eq. 9). gate_init: initial β of every head: 0 to

@@ -1,7 +1,7 @@
 """Load an Infini-attention model (and its tokenizer) from a local folder or a hub id.
 
 A checkpoint saved by this project (model_type "infini_llama", ...) loads as is; a plain
-Llama/Mistral/Qwen2/Qwen3 checkpoint is loaded and converted (`infinify`). CUDA with bf16 when a
+checkpoint of a supported family (Llama, Mistral, Qwen2, Qwen3, Gemma, Granite) is loaded and converted (`infinify`). CUDA with bf16 when a
 GPU is present, CPU with fp32 otherwise. A model that is neither a local folder nor in the
 Hugging Face cache, when the hub cannot be reached (or offline mode is on), raises
 `ModelUnavailable` with one line instead of a stack of HTTP errors and retries.

@@ -246,7 +246,7 @@ class InfiniCausalLMMixin:
             hidden, state = self._run_piece(embeds[:, start : start + n], state, cos, sin)
             need_logits = return_logits and start + n > keep_from
             if need_logits or labels is not None:
-                logits = self.lm_head(hidden)  # (B, n, vocab)
+                logits = self._logits(hidden)  # (B, n, vocab)
                 if labels is not None:
                     total, count = _shifted_loss(logits, labels, start)
                     loss_sum, loss_count = loss_sum + total, loss_count + count
@@ -264,6 +264,13 @@ class InfiniCausalLMMixin:
             )
         loss = loss_sum / max(loss_count, 1) if labels is not None else None
         return InfiniCausalLMOutput(loss=loss, logits=logits_out, state=state)
+
+    def _logits(self, hidden: Tensor) -> Tensor:
+        """The LM head plus what the family's own forward does after it (Granite divides
+        the logits by logits_scaling)."""
+        logits = self.lm_head(hidden)
+        scaling = getattr(self.config, "logits_scaling", None)
+        return logits / scaling if scaling else logits
 
     def _run_piece(
         self, embeds: Tensor, state: InfiniState, cos: Tensor, sin: Tensor
@@ -374,6 +381,8 @@ InfiniLlamaForCausalLM = MODEL_CLASSES["llama"]
 InfiniMistralForCausalLM = MODEL_CLASSES["mistral"]
 InfiniQwen2ForCausalLM = MODEL_CLASSES["qwen2"]
 InfiniQwen3ForCausalLM = MODEL_CLASSES["qwen3"]
+InfiniGemmaForCausalLM = MODEL_CLASSES["gemma"]
+InfiniGraniteForCausalLM = MODEL_CLASSES["granite"]
 
 
 def register() -> None:
