@@ -1,0 +1,411 @@
+"""The neural engine: an Infini-attention model reads the whole book into compressive memory.
+
+`--model` names either
+- a bookreader.infini checkpoint folder (`config.json` with InfiniConfig fields and
+  `model.safetensors`, as `InfiniTransformer.save` writes it; byte-level tokenizer), or
+- a Hugging Face causal LM: a local folder or a hub id, loaded and converted by
+  `bookreader.hf.load_model` (no download happens when HF_HUB_OFFLINE is set).
+
+`read` feeds the book's text segment by segment through every layer (progress in tokens, so the
+CLI shows tokens/s); the resulting `InfiniState` (fixed size: M and z per layer and KV head, plus
+at most one unfinished segment's keys and values) is cached with the passage index.
+
+`ask` streams generated text, then the `Citation`s of the passages the shared passage index
+(BM25, as in the extractive engine) retrieves for the question; those passages are also given
+to the model in the prompt, so the answer can quote what it cites.
+
+`summarize`:
+- strategy "memory": generate a summary from the state that has read the whole book (a chapter
+  summary reads that chapter alone into a fresh memory). Needs a model adapted to use memory.
+- strategy "hierarchical": each chapter is cut into pieces of about one segment, each piece is
+  summarized, the notes become a chapter summary, the chapter summaries a book summary. Plain
+  prompts (the tokenizer's chat template when it has one): works with any instruct model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from bookreader.book import Book, Citation, Passage
+from bookreader.engines.base import (
+    AnswerChunk,
+    BookState,
+    ChapterSummary,
+    Length,
+    ProgressCallback,
+    Summary,
+)
+from bookreader.engines.extractive import ExtractiveEngine, Hit, PassageIndex
+from bookreader.engines.passages import book_passages, terms
+from bookreader.errors import ModelUnavailable, UsageError
+
+ENGINE_NAME = "infini"
+# Tokens to generate for each --length (chapter summaries, book summary, answers).
+NEW_TOKENS: dict[str, int] = {"short": 64, "medium": 160, "long": 320}
+NOTE_TOKENS = 96  # per piece in the hierarchical strategy
+ANSWER_TOKENS = 160
+SENTENCES: dict[str, str] = {"short": "two or three", "medium": "five or six", "long": "ten"}
+CONTEXT_PASSAGES = 3
+
+
+class Backend(Protocol):
+    """What the engine needs from a model: tokens in, memory state, text out."""
+
+    model_id: str
+    revision: str | None
+    device: str
+    segment_len: int
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def read(
+        self, ids: Sequence[int], state: Any = None, progress: ProgressCallback | None = None
+    ) -> Any: ...
+
+    def stream(self, state: Any, prompt: str, max_new_tokens: int) -> Iterator[str]: ...
+
+    def instruction(self, text: str) -> str: ...
+
+
+def _folder_revision(folder: Path) -> str:
+    """A digest of the folder's files (names, sizes, modification times) and config: changes
+    whenever the weights are replaced, without hashing gigabytes on every run."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    config = folder / "config.json"
+    if config.is_file():
+        digest.update(config.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _chunked(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+class NativeBackend:
+    """A bookreader.infini InfiniTransformer checkpoint with its byte tokenizer."""
+
+    def __init__(self, folder: Path, device: str | None = None) -> None:
+        import torch
+
+        from bookreader.infini.model import InfiniTransformer
+        from bookreader.infini.tokenizer import ByteTokenizer
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            self.model = InfiniTransformer.load(folder, device=self.device).eval()
+        except Exception as error:  # damaged weights raise safetensors' own error types
+            reason = (
+                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            )
+            raise ModelUnavailable(f"model {str(folder)!r} cannot be loaded: {reason}") from None
+        self.tokenizer = ByteTokenizer()
+        self.model_id = str(folder.resolve())
+        self.revision = _folder_revision(folder)
+        self.segment_len = self.model.config.segment_len
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text)
+
+    def read(
+        self, ids: Sequence[int], state: Any = None, progress: ProgressCallback | None = None
+    ) -> Any:
+        import torch
+
+        state = state if state is not None else self.model.init_state(1)
+        for chunk in _chunked(ids, self.segment_len):
+            batch = torch.tensor([list(chunk)], dtype=torch.long, device=self.device)
+            state = self.model.read(batch, state)
+            if progress:
+                progress(state.tokens_read, len(ids), "tokens")
+        return state
+
+    def stream(self, state: Any, prompt: str, max_new_tokens: int) -> Iterator[str]:
+        import torch
+
+        ids = torch.tensor([self.encode(prompt)], dtype=torch.long, device=self.device)
+        decoder = self.tokenizer.stream_decoder()
+        for token in self.model.stream(ids, state, max_new_tokens, eos_id=self.tokenizer.eos_id):
+            if token == self.tokenizer.eos_id:
+                break
+            if text := decoder.push(token):
+                yield text
+        if rest := decoder.flush():
+            yield rest
+
+    def instruction(self, text: str) -> str:
+        return text
+
+
+class HFBackend:
+    """A Hugging Face causal LM converted to Infini-attention (bookreader.hf)."""
+
+    def __init__(self, name: str, device: str | None = None, dtype: str | None = None) -> None:
+        from bookreader.hf import load_model, load_tokenizer
+
+        self.model = load_model(name, device=device or "auto", dtype=dtype or "auto")
+        self.tokenizer = load_tokenizer(name)
+        self.device = str(self.model.lm_head.weight.device)
+        local = Path(name).is_dir()
+        self.model_id = str(Path(name).resolve()) if local else name
+        commit = getattr(self.model.config, "_commit_hash", None)
+        self.revision = _folder_revision(Path(name)) if local else commit
+        self.segment_len = int(self.model.segment_len)
+
+    def encode(self, text: str) -> list[int]:
+        from bookreader.hf.generation import encode
+
+        return encode(self.tokenizer, text)
+
+    def read(
+        self, ids: Sequence[int], state: Any = None, progress: ProgressCallback | None = None
+    ) -> Any:
+        from bookreader.hf import read_tokens
+
+        total = len(ids)
+        report = (lambda done: progress(done, total, "tokens")) if progress else None
+        return read_tokens(self.model, list(ids), state, progress=report)
+
+    def stream(self, state: Any, prompt: str, max_new_tokens: int) -> Iterator[str]:
+        from bookreader.hf import stream_text
+
+        return stream_text(self.model, self.tokenizer, state, prompt, max_new_tokens)
+
+    def instruction(self, text: str) -> str:
+        """The tokenizer's chat template around a user message, when it has one."""
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+            )
+        return text
+
+
+def is_native_checkpoint(folder: Path) -> bool:
+    """A bookreader.infini checkpoint: config.json holds InfiniConfig fields, no model_type."""
+    config = folder / "config.json"
+    if not folder.is_dir() or not config.is_file():
+        return False
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "model_type" not in data and "d_model" in data
+
+
+def load_backend(name: str, device: str | None = None, dtype: str | None = None) -> Backend:
+    path = Path(name).expanduser()
+    if is_native_checkpoint(path):
+        return NativeBackend(path, device)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--model {name}: a model is a folder or a hub id, not a file")
+    return HFBackend(str(path) if path.is_dir() else name, device, dtype)
+
+
+@dataclass
+class InfiniEngine:
+    backend: Backend
+    answer_tokens: int = ANSWER_TOKENS
+    note_tokens: int = NOTE_TOKENS
+    new_tokens: dict[str, int] | None = None
+
+    name = ENGINE_NAME
+
+    @classmethod
+    def from_name(
+        cls, model: str, device: str | None = None, dtype: str | None = None, **options: Any
+    ) -> InfiniEngine:
+        return cls(load_backend(model, device, dtype), **options)
+
+    @property
+    def model_id(self) -> str:
+        return self.backend.model_id
+
+    @property
+    def model_revision(self) -> str | None:
+        return self.backend.revision
+
+    @property
+    def device(self) -> str:
+        return self.backend.device
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self, book: Book, progress: ProgressCallback | None = None) -> BookState:
+        """Read the whole book into compressive memory, one segment at a time."""
+        passages = book_passages(book)
+        ids = self.backend.encode(book.text)
+        memory = self.backend.read(ids, None, progress)
+        state = BookState(
+            book=book,
+            engine=self.name,
+            model_id=self.model_id,
+            passages=passages,
+            tokens_read=memory.tokens_read,
+            memory=memory,
+            memory_bytes=memory.nbytes,
+        )
+        state.extra["_index"] = PassageIndex.build(passages)
+        state.extra["segment_len"] = self.backend.segment_len
+        return state
+
+    # -- questions ------------------------------------------------------------------------------
+
+    def answer_prompt(self, state: BookState, question: str) -> tuple[str, list[Hit]]:
+        """The prompt for a question (before any chat template) and the passages it shows."""
+        hits = ExtractiveEngine().search(state, question, k=CONTEXT_PASSAGES)
+        context = "\n\n".join(
+            f"[{n}] ({Citation.from_passage(h.passage).label()}) {h.passage.text}"
+            for n, h in enumerate(hits, 1)
+        )
+        prompt = f'You have read the book "{state.book.title}".\n'
+        if context:
+            prompt += f"Passages from the book that may help:\n\n{context}\n\n"
+        prompt += f"Answer the question in a few sentences.\nQuestion: {question.strip()}\nAnswer:"
+        return prompt, hits
+
+    def ask(self, state: BookState, question: str) -> Iterator[AnswerChunk]:
+        """Generated text as it comes (from the memory of the whole book), then the citations
+        of the passages the prompt showed."""
+        prompt, hits = self.answer_prompt(state, question)
+        instruction = self.backend.instruction(prompt)
+        yield from self.backend.stream(state.memory, instruction, self.answer_tokens)
+        for hit in hits:
+            yield Citation.from_passage(hit.passage, hit.sentence, hit.score)
+
+    # -- summaries ------------------------------------------------------------------------------
+
+    def summarize(
+        self,
+        state: BookState,
+        length: Length = "medium",
+        chapter: int | None = None,
+        progress: ProgressCallback | None = None,
+        strategy: str = "hierarchical",
+    ) -> Summary:
+        if strategy == "memory":
+            return self._from_memory(state, length, chapter, progress)
+        if strategy == "hierarchical":
+            return self._hierarchical(state, length, chapter, progress)
+        raise UsageError(f"--strategy {strategy}: not one of memory, hierarchical")
+
+    def _tokens(self, length: str) -> int:
+        return (self.new_tokens or NEW_TOKENS)[length]
+
+    def _generate(self, memory: Any, instruction: str, max_new_tokens: int) -> str:
+        prompt = self.backend.instruction(instruction)
+        return "".join(self.backend.stream(memory, prompt, max_new_tokens)).strip()
+
+    def _from_memory(
+        self, state: BookState, length: str, chapter: int | None, progress: ProgressCallback | None
+    ) -> Summary:
+        ask = f"Summarize what you have just read in {SENTENCES[length]} sentences.\nSummary:"
+        chapters = []
+        memory = state.memory
+        if chapter is not None:
+            ch = _chapter(state, chapter)
+            memory = self.backend.read(self.backend.encode(ch.text), None, progress)
+        text = self._generate(memory, ask, self._tokens(length))
+        if chapter is not None:
+            chapters.append(ChapterSummary(ch.index, ch.title, text, _cite(state, text, ch.index)))
+        return Summary(
+            text=text,
+            chapters=tuple(chapters),
+            engine=self.name,
+            length=length,  # type: ignore[arg-type]
+            strategy="memory",
+            citations=_cite(state, text, chapter),
+        )
+
+    def _hierarchical(
+        self, state: BookState, length: str, chapter: int | None, progress: ProgressCallback | None
+    ) -> Summary:
+        chapters = state.book.chapters if chapter is None else [_chapter(state, chapter)]
+        pieces = {c.index: self._pieces(state.passages, c.index) for c in chapters}
+        total = sum(len(p) for p in pieces.values()) + len(chapters) + (chapter is None)
+        done = 0
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, total, "prompts")
+
+        summaries = []
+        for ch in chapters:
+            notes = []
+            for piece in pieces[ch.index]:
+                ask = f"Summarize this passage in two sentences.\n\n{piece}\n\nSummary:"
+                notes.append(self._generate(None, ask, self.note_tokens))
+                step()
+            joined = "\n".join(f"- {n}" for n in notes if n)
+            text = self._generate(
+                None,
+                f'Notes on the chapter "{ch.title}":\n{joined}\n\n'
+                f"Write a summary of the chapter in {SENTENCES[length]} sentences.\nSummary:",
+                self._tokens(length),
+            )
+            step()
+            summaries.append(ChapterSummary(ch.index, ch.title, text, _cite(state, text, ch.index)))
+        if chapter is not None:
+            book_text = summaries[0].text
+        else:
+            joined = "\n".join(f"{s.chapter_title}: {s.text}" for s in summaries)
+            book_text = self._generate(
+                None,
+                f'Chapter summaries of "{state.book.title}":\n{joined}\n\n'
+                f"Write a summary of the whole book in {SENTENCES[length]} sentences.\nSummary:",
+                self._tokens(length),
+            )
+            step()
+        return Summary(
+            text=book_text,
+            chapters=tuple(summaries),
+            engine=self.name,
+            length=length,  # type: ignore[arg-type]
+            strategy="hierarchical",
+            citations=_cite(state, book_text, chapter),
+        )
+
+    def _pieces(self, passages: Sequence[Passage], chapter_index: int) -> list[str]:
+        """The chapter's passages grouped into pieces of about one segment of tokens."""
+        budget = self.backend.segment_len
+        pieces: list[str] = []
+        current: list[str] = []
+        used = 0
+        for passage in (p for p in passages if p.chapter_index == chapter_index):
+            size = len(self.backend.encode(passage.text))
+            if current and used + size > budget:
+                pieces.append("\n\n".join(current))
+                current, used = [], 0
+            current.append(passage.text)
+            used += size
+        if current:
+            pieces.append("\n\n".join(current))
+        return pieces
+
+
+def _chapter(state: BookState, number: int) -> Any:
+    for ch in state.book.chapters:
+        if ch.index == number:
+            return ch
+    raise UsageError(f"chapter index {number} is not in the book")
+
+
+def _cite(state: BookState, text: str, chapter: int | None) -> tuple[Citation, ...]:
+    """The passage (of `chapter`, or of the book) sharing most weight with a generated text."""
+    index = ExtractiveEngine.index(state)
+    scores = index.scores(sorted(set(terms(text))))
+    if chapter is not None:
+        scores = scores * (index.chapters == chapter)
+    if not len(scores) or float(scores.max()) <= 0:
+        return ()
+    best = int(scores.argmax())
+    return (Citation.from_passage(index.passages[best], score=float(scores[best])),)

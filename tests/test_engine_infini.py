@@ -1,0 +1,226 @@
+"""The infini engine with tiny random models saved to a temporary folder (nothing downloaded):
+reading into memory, streamed answers with citations, both summary strategies, the cache, and a
+memory whose size does not depend on the book's length."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hf_helpers import single_thread, tiny_model  # noqa: F401  (single_thread: autouse)
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+from bookreader.book import Book, Chapter, Citation
+from bookreader.engines import registry
+from bookreader.engines.cache import StateCache
+from bookreader.engines.infini import HFBackend, InfiniEngine, NativeBackend, is_native_checkpoint
+from bookreader.errors import ModelUnavailable
+from bookreader.infini.model import InfiniConfig, InfiniTransformer
+
+SEGMENT = 128
+SMALL = {"answer_tokens": 6, "note_tokens": 3, "new_tokens": {"short": 4, "medium": 5, "long": 6}}
+
+
+def save_native(folder: Path, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    config = InfiniConfig(d_model=32, n_layers=2, n_heads=2, n_kv_heads=1, segment_len=SEGMENT)
+    InfiniTransformer(config).save(folder)
+    return folder
+
+
+@pytest.fixture
+def native(tmp_path: Path) -> InfiniEngine:
+    return InfiniEngine(NativeBackend(save_native(tmp_path / "native"), "cpu"), **SMALL)
+
+
+def make_book(repeat: int = 1) -> Book:
+    chapters = [
+        Chapter(
+            i,
+            title,
+            "\n\n".join(
+                f"{text} (Part {k}.)" for k in range(repeat) for text in paragraphs
+            ),
+        )
+        for i, (title, paragraphs) in enumerate(
+            [
+                ("Arrival", ["The keeper came to Skerrow by the boat Marigold in March.", "He counted one hundred and twelve steps to the lamp."]),
+                ("Fog", ["The fog lasted nineteen days.", "They ate salt pollock twice a day until the stores came."]),
+            ]
+        )
+    ]  # fmt: skip
+    return Book(Path("keeper.txt"), "The Keeper", None, "en", "txt", chapters, "ee" * 32)
+
+
+def test_read_fills_memory_with_the_whole_book(native: InfiniEngine) -> None:
+    book = make_book(repeat=4)
+    calls: list[tuple[int, int, str]] = []
+    state = native.read(book, progress=lambda *call: calls.append(call))
+    total = len(book.text.encode("utf-8"))  # byte tokenizer: one token per byte
+    assert state.tokens_read == state.memory.tokens_read == total > 2 * SEGMENT
+    assert calls[-1] == (total, total, "tokens") and [c[0] for c in calls] == sorted(
+        c[0] for c in calls
+    )
+    assert all(layer.memory.written for layer in state.memory.layers)
+    assert state.memory.layers[0].seg_len == total % SEGMENT  # the unfinished segment
+    assert state.memory_bytes == state.memory.nbytes == 2 * 1 * (16 * 16 + 16) * 4
+    # The same memory as reading the text directly with the model.
+    model = native.backend.model
+    direct = model.read(torch.tensor([list(book.text.encode("utf-8"))]))
+    for mine, reference in zip(state.memory.layers, direct.layers, strict=True):
+        torch.testing.assert_close(mine.memory.M, reference.memory.M)
+
+
+def test_memory_size_does_not_depend_on_the_book_length(native: InfiniEngine) -> None:
+    cache = StateCache()
+    short, long = make_book(1), make_book(40)
+    sizes, states = [], []
+    for book in (short, long):
+        book.sha256 = f"{len(book.text):064x}"
+        state = native.read(book)
+        folder = cache.save(registry.cache_key(native, book.sha256), state)
+        sizes.append(next(folder.glob("memory-*.safetensors")).stat().st_size)
+        states.append(state)
+    assert states[1].tokens_read > 20 * states[0].tokens_read
+    assert states[0].memory_bytes == states[1].memory_bytes
+    # On disk: the fixed memory plus at most one unfinished segment of keys and values.
+    one_segment_kv = 2 * 2 * 1 * SEGMENT * 16 * 4  # layers x (k, v) x kv heads x tokens x dim
+    assert abs(sizes[0] - sizes[1]) <= one_segment_kv
+    assert sizes[1] < 3 * (states[1].memory_bytes + one_segment_kv)
+
+
+def test_ask_streams_text_then_citations(native: InfiniEngine) -> None:
+    state = native.read(make_book(2))
+    chunks = list(native.ask(state, "How many days did the fog last?"))
+    texts = [c for c in chunks if isinstance(c, str)]
+    citations = [c for c in chunks if isinstance(c, Citation)]
+    assert chunks == texts + citations
+    assert citations and citations[0].chapter_index == 1 and "nineteen days" in citations[0].text
+    # Greedy generation from the book's memory, exactly as the model itself produces it.
+    prompt, hits = native.answer_prompt(state, "How many days did the fog last?")
+    assert [h.passage.id for h in hits] == [c.passage_id for c in citations]
+    assert "nineteen days" in prompt  # the cited passages are shown to the model
+    ids = torch.tensor([native.backend.encode(prompt)])
+    eos = native.backend.tokenizer.eos_id
+    expected, _ = native.backend.model.generate(ids, state.memory, max_new_tokens=6, eos_id=eos)
+    assert "".join(texts) == native.backend.tokenizer.decode(expected[0].tolist())
+    assert state.memory.tokens_read == state.tokens_read  # answering leaves the book state as is
+
+
+def test_hierarchical_summary_prompts_pieces_chapters_and_book(native: InfiniEngine) -> None:
+    state = native.read(make_book(30))
+    calls: list[tuple[int, int, str]] = []
+    summary = native.summarize(
+        state, "short", progress=lambda *c: calls.append(c), strategy="hierarchical"
+    )
+    pieces = [len(native._pieces(state.passages, c.index)) for c in state.book.chapters]
+    expected_prompts = sum(pieces) + len(pieces) + 1
+    assert all(p >= 2 for p in pieces)  # each chapter is longer than one segment
+    assert (
+        calls[-1] == (expected_prompts, expected_prompts, "prompts")
+        and len(calls) == expected_prompts
+    )
+    assert (summary.engine, summary.strategy, summary.length) == ("infini", "hierarchical", "short")
+    assert [c.chapter_index for c in summary.chapters] == [0, 1]
+    for chapter in summary.chapters:
+        assert all(c.chapter_index == chapter.chapter_index for c in chapter.citations)
+    one = native.summarize(state, "short", chapter=1, strategy="hierarchical")
+    assert [c.chapter_index for c in one.chapters] == [1] and one.text == one.chapters[0].text
+
+
+def test_memory_summary_generates_from_the_read_state(native: InfiniEngine) -> None:
+    state = native.read(make_book(3))
+    summary = native.summarize(state, "short", strategy="memory")
+    again = native.summarize(state, "short", strategy="memory")
+    assert summary.strategy == "memory" and summary.text == again.text  # greedy: deterministic
+    with pytest.raises(Exception, match="--strategy bogus"):
+        native.summarize(state, "short", strategy="bogus")
+
+
+def test_second_read_is_a_cache_hit_and_a_new_model_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book_file = tmp_path / "keeper.txt"
+    book_file.write_text(make_book(3).text)
+    monkeypatch.setattr(
+        registry, "load_book",
+        lambda path: Book(path, "K", None, "en", "txt", [Chapter(0, "One", path.read_text())], "x"),
+    )  # fmt: skip
+    folder = save_native(tmp_path / "model")
+    engine = InfiniEngine(NativeBackend(folder, "cpu"), **SMALL)
+    reads: list[int] = []
+    real_read = engine.backend.read
+    engine.backend.read = lambda ids, state=None, progress=None: (
+        reads.append(len(ids)) or real_read(ids, state, progress)
+    )  # type: ignore[method-assign]
+    first = registry.read_book(book_file, engine)
+    second = registry.read_book(book_file, engine)
+    assert (first.cache_hit, second.cache_hit, len(reads)) == (False, True, 1)
+    for a, b in zip(first.memory.layers, second.memory.layers, strict=True):
+        assert torch.equal(a.memory.M, b.memory.M) and torch.equal(a.memory.z, b.memory.z)
+    assert second.memory_bytes == first.memory_bytes
+    # New weights in the same folder: another revision, never the stale memory.
+    save_native(folder, seed=1)
+    retrained = InfiniEngine(NativeBackend(folder, "cpu"), **SMALL)
+    assert retrained.model_revision != engine.model_revision
+    assert not registry.read_book(book_file, retrained).cache_hit
+
+
+def test_model_detection_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    native = save_native(tmp_path / "native")
+    assert is_native_checkpoint(native) and not is_native_checkpoint(tmp_path)
+    with pytest.raises(ModelUnavailable, match="missing-model"):
+        registry.create_engine("infini", model=str(tmp_path / "missing-model"), device="cpu")
+    (native / "model.safetensors").write_bytes(b"not tensors")
+    with pytest.raises(ModelUnavailable, match="cannot be loaded"):
+        registry.create_engine("infini", model=str(native), device="cpu")
+
+
+# -- a Hugging Face model ----------------------------------------------------------------------
+
+
+def save_hf(folder: Path, text: str) -> Path:
+    from bookreader.hf import infinify
+
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<unk>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tokenizer.train_from_iterator([text], trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="<unk>", bos_token="<s>", eos_token="</s>"
+    )
+    fast.chat_template = (
+        "{% for m in messages %}<s>user: {{ m['content'] }}</s>{% endfor %}"
+        "{% if add_generation_prompt %}<s>assistant:{% endif %}"
+    )
+    plain = tiny_model("llama", vocab_size=len(fast), eos_token_id=fast.eos_token_id)
+    infinify(plain, segment_len=32, update="delta", gate_init=-3.0).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+def test_hugging_face_model_reads_answers_and_summarizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    book = make_book(3)
+    folder = save_hf(tmp_path / "hf", book.text)
+    engine = registry.create_engine("infini", model=str(folder), device="cpu", **SMALL)
+    assert isinstance(engine.backend, HFBackend) and engine.model_id == str(folder.resolve())
+    state = engine.read(book)
+    assert state.tokens_read == len(engine.backend.encode(book.text)) > 32
+    wrapped = engine.backend.instruction("Hello")
+    assert wrapped == "<s>user: Hello</s><s>assistant:"  # the chat template is used
+    chunks = list(engine.ask(state, "What boat brought the keeper?"))
+    citations = [c for c in chunks if isinstance(c, Citation)]
+    assert citations and "Marigold" in citations[0].text
+    summary = engine.summarize(state, "short", strategy="hierarchical")
+    assert len(summary.chapters) == 2 and summary.strategy == "hierarchical"
