@@ -232,3 +232,37 @@ def test_loss_over_segments_equals_cross_entropy_of_logits() -> None:
     out.loss.backward()  # gradients reach the gates through memory across segments
     betas = model.gate_parameters()
     assert all(b.grad is not None and b.grad.abs().sum() > 0 for b in betas)
+
+
+def test_truncated_backpropagation_detaches_memory_at_segment_ends() -> None:
+    _, model = plain_and_converted("llama", SEGMENT, gate_init=0.0)
+    ids = random_ids(1, 2 * SEGMENT)
+    through = model(ids, labels=ids).state.layers[0].memory
+    truncated = model(ids, labels=ids, bptt_segments=1).state.layers[0].memory
+    assert through.M.requires_grad and not truncated.M.requires_grad
+
+
+def test_activation_checkpointing_gives_the_same_gradients() -> None:
+    """Re-running a layer in the backward pass must not fold its segment into memory twice."""
+    _, model = plain_and_converted("qwen3", SEGMENT, gate_init=0.0)
+    ids = random_ids(2, 3 * SEGMENT)
+    model.train()
+
+    def gradients() -> dict[str, torch.Tensor]:
+        model.zero_grad()
+        model(ids, labels=ids).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    calls: list[int] = []
+    attention = model.model.layers[0].self_attn
+    handle = attention.register_forward_hook(lambda *_: calls.append(1))
+    plain_grads = gradients()
+    ran_once = len(calls)
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    (enable or model.gradient_checkpointing_enable)()  # the newer name where it exists
+    checkpointed = gradients()
+    handle.remove()
+    assert len(calls) - ran_once == 2 * ran_once  # each segment's layer really ran twice
+    assert plain_grads.keys() == checkpointed.keys()
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(checkpointed[name], grad, atol=1e-5, rtol=1e-4, msg=name)
