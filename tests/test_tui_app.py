@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Static
-from tui_fakes import CHAPTERS, ScriptedEngine, error_shown, make_book, ready, wait_for
+from tui_fakes import CHAPTERS, ScriptedEngine, click, error_shown, make_book, ready, wait_for
 
 from bookreader import paths
 from bookreader.book import Book
@@ -194,7 +194,7 @@ async def test_clicking_a_citation_opens_the_passage_viewer() -> None:
         await ready(pilot)
         await ask(pilot, QUESTION)
         await wait_for(pilot, lambda: answers(app) and answers(app)[0].done)
-        await pilot.click(CitationLink)
+        await click(pilot, app.screen.query_one(CitationLink))
         await wait_for(pilot, lambda: isinstance(app.screen, PassageScreen))
         viewer = app.screen
         heading = str(viewer.query_one("#passage-heading", Static).content)
@@ -285,6 +285,8 @@ async def test_history_reappears_on_reopen_and_fresh_starts_anew() -> None:
     reopened = make_app(reopened_engine, book)
     async with reopened.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        # Saved messages are mounted, then composed: wait for the last piece, the citation row.
+        await wait_for(pilot, lambda: len(reopened.screen.query(CitationLink)) == 1)
         questions = [str(q.content) for q in reopened.screen.query(QuestionMessage)]
         assert questions == [QUESTION]
         (answer,) = answers(reopened)
@@ -293,7 +295,7 @@ async def test_history_reappears_on_reopen_and_fresh_starts_anew() -> None:
         assert len(answer.query(CitationLink)) == 1
         assert reopened_engine.questions == []  # shown from history, not asked again
         # A saved citation still opens its passage.
-        await pilot.click(CitationLink)
+        await click(pilot, reopened.screen.query_one(CitationLink))
         await wait_for(pilot, lambda: isinstance(reopened.screen, PassageScreen))
 
     fresh = make_app(ScriptedEngine(), book, fresh=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
-from tui_fakes import error_shown, ready, wait_for
+from tui_fakes import click, error_shown, ready, wait_for
 from typer.testing import CliRunner
 
 from bookreader.cli.app import app as cli_app
@@ -73,7 +73,7 @@ async def test_extractive_engine_answers_sample_questions_citing_the_right_chapt
         first_answer.scroll_visible(animate=False)
         link.scroll_visible(animate=False)
         await pilot.pause()
-        await pilot.click(link)
+        await click(pilot, link)
         await wait_for(pilot, lambda: isinstance(app.screen, PassageScreen))
         cited = str(app.screen.query_one("#passage-cited", Static).content)
         assert first["answer"].lower() in cited.lower()

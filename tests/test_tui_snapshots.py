@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input
-from tui_fakes import ScriptedEngine, make_book, ready, wait_for
+from tui_fakes import ScriptedEngine, click, make_book, ready, wait_for
 
 from bookreader.tui.app import BookreaderApp
 from bookreader.tui.history import HistoryStore
@@ -56,7 +56,7 @@ def test_passage_viewer(snap_compare, tmp_path: Path) -> None:
     async def open_second_citation(pilot: Pilot) -> None:
         await answered(pilot)
         links = list(pilot.app.screen.query(CitationLink))
-        await pilot.click(links[1])
+        await click(pilot, links[1])
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, PassageScreen))
         await pilot.pause()
 

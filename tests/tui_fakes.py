@@ -10,6 +10,7 @@ from pathlib import Path
 
 from textual.app import App
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from bookreader.book import Book, Chapter, Citation, Passage
 from bookreader.engines.base import (
@@ -183,3 +184,11 @@ async def ready(pilot: Pilot) -> ChatScreen:
 def error_shown(app: App) -> bool:
     """The error modal is up and composed (pushing it makes it current before it has children)."""
     return isinstance(app.screen, ErrorModal) and bool(app.screen.query("#error-message"))
+
+
+async def click(pilot: Pilot, widget: Widget) -> None:
+    """Click `widget` once it has been laid out (before that its region is empty and a click
+    would land on whatever sits at the top left of the screen)."""
+    await wait_for(pilot, lambda: widget.region.area > 0)
+    await pilot.pause()
+    await pilot.click(widget)
