@@ -9,6 +9,7 @@ message naming the file.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from bookreader.errors import (
 
 __all__ = ["detect_format", "load"]
 
+_HAS_WORD = re.compile(r"\w")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _BINARY_SUFFIXES = frozenset(
     [
@@ -108,11 +110,11 @@ def load(path: str | Path) -> Book:
         raise
     except (MemoryError, KeyboardInterrupt):
         raise
-    except Exception as error:
+    except Exception as error:  # a damaged file can break a parser anywhere
         detail = " ".join(str(error).split())[:120]
         raise CorruptBook(
             f"{path.name}: damaged {fmt.upper()} file ({type(error).__name__}: {detail})"
         ) from None
-    if not book.chapters or book.word_count == 0:
+    if not any(_HAS_WORD.search(chapter.text) for chapter in book.chapters):
         raise EmptyBook(f"{path.name}: no readable text")
     return book

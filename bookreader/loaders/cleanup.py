@@ -13,10 +13,8 @@ from collections.abc import Iterable, Sequence
 
 from bookreader.book import PARAGRAPH_BREAK
 
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _SOFT_HYPHEN = "\u00ad"
-_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
 # Project Gutenberg markers: "*** START OF THE PROJECT GUTENBERG EBOOK X ***", the older
 # "*** START OF THIS PROJECT GUTENBERG EBOOK X ***" and "*END*THE SMALL PRINT!" variants.
@@ -41,11 +39,16 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+_INVISIBLE = (_SOFT_HYPHEN, "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+
+
 def clean_inline(text: str) -> str:
-    """One paragraph on one line: soft hyphens and zero-width marks gone, spaces collapsed."""
-    text = text.replace(_SOFT_HYPHEN, "")
-    text = _ZERO_WIDTH.sub("", text)
-    return _SPACES.sub(" ", text.replace("\n", " ")).strip()
+    """One paragraph on one line: soft hyphens and zero-width marks gone, every run of
+    whitespace (newlines and no-break spaces included) one space."""
+    for mark in _INVISIBLE:
+        if mark in text:  # `in` is a fast scan; str.translate on non-ASCII text is not
+            text = text.replace(mark, "")
+    return " ".join(text.split())
 
 
 def paragraphs_from_lines(lines: Iterable[str]) -> list[str]:

@@ -369,9 +369,14 @@ class Segment:
     doc: SpineDoc
     front: bool = False
 
-    @property
-    def words(self) -> int:
-        return sum(count_words(b.text) for b in self.blocks)
+    def has_words(self, limit: int) -> bool:
+        """At least `limit` words (counting stops there: most chapters answer at once)."""
+        total = 0
+        for block in self.blocks:
+            total += count_words(block.text)
+            if total >= limit:
+                return True
+        return False
 
 
 def _starts(doc: SpineDoc, parsed: HtmlDoc, toc: list[TocEntry]) -> list[tuple[int, str]]:
@@ -457,7 +462,7 @@ def _mark_front_matter(segments: list[Segment], book_title: str | None) -> None:
         if _FRONT_TITLE.match(title) or (
             book_title
             and title.strip().lower() == book_title.strip().lower()
-            and segment.words < 300
+            and not segment.has_words(300)
         ):
             segment.front = True
     # Short title or edition pages before the first real chapter, and short "more info" or
@@ -466,7 +471,7 @@ def _mark_front_matter(segments: list[Segment], book_title: str | None) -> None:
         for segment in run:
             if segment.front:
                 continue
-            if segment.words >= SHORT_LEADING_WORDS:
+            if segment.has_words(SHORT_LEADING_WORDS):
                 break
             segment.front = True
 
@@ -494,7 +499,7 @@ def load_epub(path: Path, data: bytes, sha256: str) -> Book:
     warnings_out: list[str] = []
     try:
         package = _package_from_ebooklib(data)
-    except Exception as error:
+    except Exception as error:  # whatever ebooklib trips on, read the OPF ourselves
         package = _package_from_zip(zf, name)
         warnings_out.append(
             f"repaired EPUB structure: ebooklib could not read it ({type(error).__name__}); "
@@ -505,7 +510,7 @@ def load_epub(path: Path, data: bytes, sha256: str) -> Book:
     segments = _segments(package)
     if _strip_gutenberg_blocks(segments):
         warnings_out.append("stripped Project Gutenberg header/licence")
-    segments = [s for s in segments if s.words > 0]
+    segments = [s for s in segments if s.has_words(1)]
     _mark_front_matter(segments, package.title)
     body = [s for s in segments if not s.front]
     front = [s for s in segments if s.front]

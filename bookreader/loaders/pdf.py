@@ -23,8 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+from pypdf.generic import ArrayObject, IndirectObject
 
 from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, PageMark
 from bookreader.errors import CorruptBook, EncryptedBook, NoTextLayer
@@ -38,7 +39,6 @@ from bookreader.loaders.cleanup import (
 from bookreader.loaders.headings import find_sections
 
 PAGES_PER_CHUNK = 10
-RELEASE_EVERY = 64  # pages between drops of pypdf's object cache
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
 _JUNK_TITLES = re.compile(r"^(untitled|microsoft word|.*\.(?:tex|dvi|docx?|pdf))", re.IGNORECASE)
 
@@ -83,7 +83,7 @@ def _open(data: bytes, name: str) -> PdfReader:
 def _labels(reader: PdfReader, count: int) -> list[str]:
     try:
         labels = list(reader.page_labels)
-    except Exception:
+    except Exception:  # a broken /PageLabels tree: fall back to numbers
         labels = []
     if len(labels) != count:
         labels = [str(i + 1) for i in range(count)]
@@ -102,12 +102,8 @@ def _extract_pages(
             text = page.extract_text() or ""
         except (KeyError, ValueError, TypeError, AttributeError, IndexError, PdfReadError):
             text = ""
+        _release_contents(reader, page)
         del page  # keep the text only
-        if (index + 1) % RELEASE_EVERY == 0:
-            # pypdf caches every object it resolves (content streams, fonts) for the reader's
-            # lifetime; dropping the cache now and then bounds memory on a 2,000-page book for
-            # a few per cent of time (shared fonts are parsed again once per window).
-            reader.resolved_objects.clear()
         text = nfkc(text).replace("\u00ad", "")
         if not text.strip():
             empty.append(index + 1)
@@ -115,11 +111,26 @@ def _extract_pages(
     return pages, empty
 
 
+def _release_contents(reader: PdfReader, page: PageObject) -> None:
+    """pypdf caches every object it resolves for the reader's lifetime, decoded content streams
+    included; evict this page's streams once its text is out, so memory does not grow with
+    the page count. Shared objects (fonts, object streams) stay cached: re-reading them would
+    cost time on every page."""
+    try:
+        contents = page.raw_get("/Contents")
+    except Exception:  # nothing to release on a damaged page
+        return
+    refs = contents if isinstance(contents, ArrayObject) else [contents]
+    for ref in refs:
+        if isinstance(ref, IndirectObject):
+            reader.resolved_objects.pop((ref.generation, ref.idnum), None)
+
+
 def _outline_starts(reader: PdfReader) -> list[tuple[int, str]]:
     """(0-based page, title) of the outline level that makes chapters."""
     try:
         outline = reader.outline
-    except Exception:
+    except Exception:  # a damaged outline is no reason to refuse the book
         return []
     level = [item for item in outline if not isinstance(item, list)]
     if len(level) == 1:
@@ -131,7 +142,7 @@ def _outline_starts(reader: PdfReader) -> list[tuple[int, str]]:
     for item in level:
         try:
             page = reader.get_destination_page_number(item)
-        except Exception:
+        except Exception:  # an entry pointing nowhere is skipped
             continue
         title = clean_inline(str(getattr(item, "title", "") or ""))
         if page is not None and page >= 0 and title:
@@ -258,7 +269,7 @@ def _title(reader: PdfReader, pages: list[PageText], path: Path) -> tuple[str, s
         meta = reader.metadata or {}
         title = clean_inline(str(meta.get("/Title") or ""))
         author = clean_inline(str(meta.get("/Author") or "")) or None
-    except Exception:
+    except Exception:  # a broken /Info dictionary
         title, author = "", None
     if not title or _JUNK_TITLES.match(title):
         first_lines = [

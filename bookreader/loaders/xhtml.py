@@ -119,10 +119,11 @@ class _Collector:
         self.heading_depth = 0
 
     def flush(self) -> None:
-        text = clean_inline("".join(self.pieces).replace("\n", "\u2028"))
+        # <br> breaks survive as single newlines inside the paragraph.
+        lines = (clean_inline(line) for line in "".join(self.pieces).split("\n"))
+        text = "\n".join(line for line in lines if line)
         self.pieces = []
         if text:
-            text = text.replace("\u2028", "\n").replace(" \n", "\n").replace("\n ", "\n").strip()
             heading = self.heading_depth > 0
             self.doc.blocks.append(Block(text, heading))
             if heading and self.doc.first_heading is None:
