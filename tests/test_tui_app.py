@@ -15,7 +15,7 @@ from tui_fakes import CHAPTERS, ScriptedEngine, click, error_shown, make_book, r
 
 from bookreader import paths
 from bookreader.book import Book
-from bookreader.errors import CorruptBook
+from bookreader.errors import CorruptBook, ModelUnavailable
 from bookreader.tui.app import BookreaderApp
 from bookreader.tui.history import HistoryStore
 from bookreader.tui.screens.chat import ChatScreen
@@ -400,3 +400,18 @@ async def test_unreadable_book_shows_error_modal_and_exits_with_code_4() -> None
         await wait_for(pilot, lambda: app.return_code is not None)
     assert app.return_code == 4
     assert isinstance(app.fatal_error, CorruptBook)
+
+
+async def test_unavailable_model_shows_error_modal_and_exits_with_its_code() -> None:
+    def no_model() -> ScriptedEngine:
+        raise ModelUnavailable("no local copy of tiny-model and no network")
+
+    book = make_book()
+    app = BookreaderApp(book.path, no_model, loader=lambda _path: book)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: error_shown(app))
+        message = str(app.screen.query_one("#error-message", Static).content)
+        assert message == "no local copy of tiny-model and no network"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.return_code is not None)
+    assert app.return_code == ModelUnavailable.exit_code == 1

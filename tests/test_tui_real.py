@@ -8,17 +8,21 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from textual.widgets import Input, Static
-from tui_fakes import click, error_shown, ready, wait_for
+from tui_fakes import click, error_shown, make_book, ready, wait_for
 from typer.testing import CliRunner
 
 from bookreader.cli.app import app as cli_app
+from bookreader.engines.base import Engine
 from bookreader.engines.cache import StateCache
 from bookreader.engines.registry import create_engine
 from bookreader.errors import UnreadableBook
+from bookreader.infini.model import InfiniConfig, InfiniTransformer
 from bookreader.tui.app import BookreaderApp
 from bookreader.tui.screens.passage import PassageScreen
 from bookreader.tui.widgets.conversation import AnswerMessage, CitationLink
+from bookreader.tui.widgets.status_bar import human_bytes
 
 pytestmark = pytest.mark.anyio
 SIZE = (100, 32)
@@ -135,3 +139,41 @@ def test_chat_command_rejects_a_missing_file_and_an_infini_engine_without_model(
     book.write_text("Some text.\n", encoding="utf-8")
     no_model = CliRunner().invoke(cli_app, ["chat", str(book), "--engine", "infini"])
     assert no_model.exit_code == 2 and "--model" in no_model.stderr
+
+
+async def test_infini_engine_streams_its_answer_and_fills_the_status_bar(tmp_path: Path) -> None:
+    # A tiny random Infini-Transformer saved locally (nothing downloaded): the text is noise,
+    # but what the app shows must be exactly what the engine streams, in order.
+    torch.manual_seed(0)
+    config = InfiniConfig(d_model=32, n_layers=2, n_heads=2, segment_len=128)
+    InfiniTransformer(config).save(tmp_path / "tiny")
+    book = make_book()
+
+    def build() -> Engine:
+        return create_engine("infini", model=str(tmp_path / "tiny"), device="cpu", answer_tokens=12)
+
+    app = BookreaderApp(book.path, build, loader=lambda _path: book)
+    question = "Who rows the supply boat?"
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        state, engine = screen.state, screen.engine
+        assert state.tokens_read > 0 and state.memory_bytes > 0
+        status = status_text(app)
+        for part in (
+            "infini",
+            "cpu",
+            f"{state.tokens_read:,} tokens",
+            human_bytes(state.memory_bytes),
+        ):
+            assert part in status
+        app.screen.query_one("#question", Input).value = question
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any(a.done for a in app.screen.query(AnswerMessage)), 60)
+        (answer,) = app.screen.query(AnswerMessage)
+
+    chunks = list(engine.ask(state, question))  # greedy decoding: the same stream again
+    texts = [c for c in chunks if isinstance(c, str)]
+    assert len(texts) > 1  # streamed piece by piece, not in one block
+    assert answer.text == "".join(texts)
+    assert answer.citations == [c for c in chunks if not isinstance(c, str)]
+    assert answer.citations
