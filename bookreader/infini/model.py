@@ -248,7 +248,10 @@ class InfiniTransformer(nn.Module):
 
     @torch.no_grad()
     def read(self, ids: Tensor, state: InfiniState | None = None) -> InfiniState:
-        """Read without logits or gradients: memory use does not grow with len(ids)."""
+        """Read without logits or gradients: memory use does not grow with len(ids).
+
+        no_grad rather than inference_mode: the state it returns may later feed a forward pass
+        that trains (inference tensors cannot be saved for backward)."""
         return self(ids, state, return_logits=False)[1]
 
     # -- generation (see stream.py) -----------------------------------------------------------
