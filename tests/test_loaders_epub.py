@@ -254,3 +254,15 @@ def test_pride_with_spaces_in_file_names_matches_the_clean_copy(corpus: Path) ->
     assert [c.title for c in clean.chapters] == [f"Chapter {k}" for k in range(1, 62)]
     assert [c.word_count for c in clean.chapters] == [c.word_count for c in modified.chapters]
     assert clean.chapters[0].text.startswith("It is a truth universally acknowledged")
+
+
+def test_zip_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bookreader.loaders import epub as epub_loader
+
+    path = simple_epub(tmp_path / "bomb.epub")
+    unpacked = sum(i.file_size for i in zipfile.ZipFile(path).infolist())
+    monkeypatch.setattr(epub_loader, "MAX_UNPACKED_BYTES", unpacked - 1)
+    with pytest.raises(CorruptBook, match=r"bomb\.epub: the EPUB claims to unpack"):
+        load(path)
+    monkeypatch.setattr(epub_loader, "MAX_UNPACKED_BYTES", unpacked)
+    assert load(path).chapters

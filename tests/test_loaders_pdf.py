@@ -235,3 +235,14 @@ def test_every_corpus_pdf_loads(corpus: Path, corpus_book: Callable[[str], Book]
         assert all(c.pages and c.pages[0].offset == 0 for c in book.chapters)
         offsets = [[m.offset for m in c.pages] for c in book.chapters]
         assert all(o == sorted(o) for o in offsets)
+
+
+def test_keyword_chapters_in_a_pdf_without_outline(tmp_path: Path) -> None:
+    pages = [
+        ["Chapter 1 The Lamp", *body_lines("Lamp")],
+        ["Chapter 2 shows that the lamp was lit every night of the winter.", *body_lines("More")],
+        ["Chapter 2 The Storm", *body_lines("Storm")],
+    ]
+    book = load(make_pdf(tmp_path / "k.pdf", pages))
+    assert [c.title for c in book.chapters] == ["Chapter 1 The Lamp", "Chapter 2 The Storm"]
+    assert "Chapter 2 shows that" in book.chapters[0].text

@@ -104,12 +104,17 @@ class Package:
 # Container checks
 
 
+MAX_UNPACKED_BYTES = 2 * 1024**3  # no real book unpacks to more; a zip bomb does
+
+
 def open_zip(data: bytes, name: str) -> zipfile.ZipFile:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-        zf.infolist()
+        unpacked = sum(info.file_size for info in zf.infolist())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
         raise CorruptBook(f"{name}: damaged or truncated EPUB (zip: {error})") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise CorruptBook(f"{name}: the EPUB claims to unpack to {unpacked / 1024**3:.0f} GiB")
     return zf
 
 

@@ -228,6 +228,8 @@ class _Detector:
         number = parse_number(m["num"])
         if number is None:
             return None
+        if self.pdf and m["title"] and not m["title"][0].isupper():
+            return None  # "Chapter 2 shows that ..." wrapped onto the start of a line
         family = "container" if kw in CONTAINER_WORDS else "chapter"
         # The next line is a title ("CHAPTER I." / "Down the Rabbit-Hole") or the wrapped rest
         # of a long inline one ("CHAPTER 56. Of the Less Erroneous Pictures ... True" / "...").

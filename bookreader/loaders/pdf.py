@@ -279,6 +279,8 @@ def _title(reader: PdfReader, pages: list[PageText], path: Path) -> tuple[str, s
             line for line in first_lines[:6] if not line.lower().startswith(("preprint", "arxiv"))
         ]
         title = candidates[0] if candidates and len(candidates[0]) < 150 else path.stem
+        if title.endswith((":", "-", "–", "—")) and len(candidates) > 1:
+            title = f"{title} {candidates[1]}"  # "Leave No Context Behind:" / "Efficient ..."
     return title, author
 
 
