@@ -266,3 +266,9 @@ def test_activation_checkpointing_gives_the_same_gradients() -> None:
     assert plain_grads.keys() == checkpointed.keys()
     for name, grad in plain_grads.items():
         torch.testing.assert_close(checkpointed[name], grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_reentrant_checkpointing_is_refused() -> None:
+    _, model = plain_and_converted("llama", SEGMENT)
+    with pytest.raises(ValueError, match="reentrant"):
+        model.gradient_checkpointing_enable({"use_reentrant": True})

@@ -18,6 +18,7 @@ gate closed (β = -30) the model is the original run separately on each segment.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -338,6 +339,23 @@ class InfiniCausalLMMixin:
     def set_memory_enabled(self, enabled: bool) -> None:
         for module in infini_attention_modules(self):
             module.read_memory = enabled
+
+    def gradient_checkpointing_enable(
+        self, gradient_checkpointing_kwargs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        """Activation checkpointing per decoder layer, always non-reentrant: reentrant
+        checkpointing runs each layer under no_grad and would cut the gradient through memory
+        (transformers 4 defaults to it). transformers 5's activation_checkpointing_enable
+        comes here too."""
+        options = dict(gradient_checkpointing_kwargs or {})
+        if options.get("use_reentrant"):
+            raise ValueError("reentrant checkpointing cuts gradients through the memory")
+        options["use_reentrant"] = False
+        with warnings.catch_warnings():  # transformers 5 renamed the method; both work
+            warnings.simplefilter("ignore", FutureWarning)
+            super().gradient_checkpointing_enable(  # type: ignore[misc]
+                gradient_checkpointing_kwargs=options, **kwargs
+            )
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
