@@ -42,21 +42,24 @@ def test_state_bytes_constant_and_equal_to_formula() -> None:
 # -- proof 7: backpropagation through memory, truncation window ------------------------------
 
 
-def segment_one_gradient(**overrides: object) -> torch.Tensor:
-    """Gradient of a loss on segment 3 alone w.r.t. segment 1's input embeddings."""
+def segment_one_gradient(split_calls: bool = False, **overrides: object) -> torch.Tensor:
+    """Gradient of a loss on segment 3 alone w.r.t. segment 1's input embeddings, reading the
+    3 segments in one call or (split_calls) one call per segment, as a training loop may."""
     model = make_model(segment_len=8, **overrides).train()
     with torch.no_grad():  # O(1) activations, so that a gradient > 1e-6 means something
         for block in model.blocks:
-            for proj in (
-                block.attn.q_proj,
-                block.attn.k_proj,
-                block.attn.v_proj,
-                block.attn.o_proj,
-            ):
+            attn = block.attn
+            for proj in (attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj):
                 proj.weight.normal_(0.0, 0.3)
     embeds = torch.randn(2, 24, 64, requires_grad=True)
-    logits, _ = model(None, model.init_state(2), inputs_embeds=embeds)
-    logits[:, 16:24].float().pow(2).mean().backward()
+    state = model.init_state(2)
+    if split_calls:
+        for start in (0, 8, 16):
+            logits, state = model(None, state, inputs_embeds=embeds[:, start : start + 8])
+        logits.float().pow(2).mean().backward()  # the last call's logits: segment 3
+    else:
+        logits, _ = model(None, state, inputs_embeds=embeds)
+        logits[:, 16:24].float().pow(2).mean().backward()
     return embeds.grad[:, :8]
 
 
@@ -65,9 +68,11 @@ def test_loss_on_segment_three_reaches_segment_one_through_memory() -> None:
     assert segment_one_gradient(bptt_segments=3).abs().max() > 1e-6
 
 
-def test_gradient_is_exactly_zero_beyond_the_truncation_window() -> None:
-    assert torch.count_nonzero(segment_one_gradient(bptt_segments=2)) == 0
-    assert torch.count_nonzero(segment_one_gradient(bptt_segments=1)) == 0
+@pytest.mark.parametrize("split_calls", [False, True])
+def test_gradient_is_exactly_zero_beyond_the_truncation_window(split_calls: bool) -> None:
+    assert segment_one_gradient(split_calls, bptt_segments=3).abs().max() > 1e-6
+    assert torch.count_nonzero(segment_one_gradient(split_calls, bptt_segments=2)) == 0
+    assert torch.count_nonzero(segment_one_gradient(split_calls, bptt_segments=1)) == 0
 
 
 def test_only_memory_connects_segments() -> None:
@@ -85,6 +90,18 @@ def test_activation_checkpointing_gives_the_same_gradients() -> None:
     plain = segment_one_gradient()
     checkpointed = segment_one_gradient(checkpoint_segments=True)
     torch.testing.assert_close(checkpointed, plain, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_checkpointing_recomputes_each_segment_in_backward(checkpointed: bool) -> None:
+    """Evidence that activations were dropped: every block runs again during backward."""
+    model = make_model(segment_len=8, checkpoint_segments=checkpointed).train()
+    calls = []
+    model.blocks[0].register_forward_hook(lambda *_: calls.append(torch.is_grad_enabled()))
+    logits, _ = model(torch.randint(0, 256, (1, 24)))
+    assert len(calls) == 3  # one per segment
+    logits.float().mean().backward()
+    assert len(calls) == (6 if checkpointed else 3)
 
 
 # -- proof 8: long inputs --------------------------------------------------------------------
