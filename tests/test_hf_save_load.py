@@ -17,7 +17,7 @@ from hf_helpers import (
 from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
 from bookreader.errors import ModelUnavailable
-from bookreader.hf import load_model
+from bookreader.hf import load_model, load_tokenizer, loading
 from bookreader.hf.loading import resolve_dtype
 
 
@@ -108,6 +108,20 @@ def test_unknown_hub_id_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ModelUnavailable) as error:  # no network: unreachable; else: not found
         load_model(name)
     _one_line(error, name)
+
+
+def test_no_network_is_one_clear_line_for_model_and_tokenizer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(loading, "hub_reachable", lambda timeout=3.0: False)
+    name = "bookreader-tests/no-such-model"
+    with pytest.raises(ModelUnavailable) as error:
+        load_model(name)
+    assert "cannot be reached" in _one_line(error, name)
+    with pytest.raises(ModelUnavailable) as error:
+        load_tokenizer(name, local_files_only=True)
+    assert "offline" in _one_line(error, name)
 
 
 def test_folder_without_model_and_unsupported_family(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -75,32 +76,52 @@ def _is_local(name_or_path: str | Path) -> bool:
     return Path(name_or_path).expanduser().is_dir()
 
 
-def _load_config(name_or_path: str, local_only: bool) -> PretrainedConfig:
-    """The model's config, or ModelUnavailable with the reason in one line."""
-    if _is_local(name_or_path):
-        folder = Path(name_or_path).expanduser()
-        if not (folder / "config.json").is_file():
-            raise ModelUnavailable(f"model folder {folder} has no config.json")
-        return AutoConfig.from_pretrained(str(folder))
-    try:  # the Hugging Face cache first, without touching the network
-        return AutoConfig.from_pretrained(name_or_path, local_files_only=True)
-    except (OSError, ValueError):
-        pass
-    if local_only:
-        raise ModelUnavailable(
-            f"model {name_or_path!r} is not a local folder nor in the Hugging Face cache, "
-            "and offline mode is on (HF_HUB_OFFLINE)"
-        ) from None
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a model is read from: `local_only` forbids the network, `why` says why (for the
+    error message): "folder", "offline" (HF_HUB_OFFLINE or the caller) or "no network"."""
+
+    name: str
+    local_only: bool
+    why: str = ""
+
+    def unavailable(self, what: str, error: Exception) -> ModelUnavailable:
+        if self.why == "offline":
+            reason = "offline mode is on (HF_HUB_OFFLINE)"
+        elif self.why == "no network":
+            reason = "the Hugging Face hub cannot be reached (no network)"
+        else:
+            return ModelUnavailable(f"{what} {self.name!r} cannot be loaded: {_first_line(error)}")
+        return ModelUnavailable(
+            f"{what} {self.name!r} is not a local folder nor in the Hugging Face cache, and {reason}"
+        )
+
+
+def resolve_source(name_or_path: str | Path, local_files_only: bool | None = None) -> Source:
+    """Decide once whether the network may be used, so that a missing model fails at once."""
+    name = str(name_or_path)
+    if _is_local(name):
+        return Source(name, True, "folder")
+    if local_files_only or (local_files_only is None and offline_mode()):
+        return Source(name, True, "offline")
     if not hub_reachable():
-        raise ModelUnavailable(
-            f"model {name_or_path!r} is not a local folder nor in the Hugging Face cache, "
-            "and the Hugging Face hub cannot be reached (no network)"
-        ) from None
+        return Source(name, True, "no network")
+    return Source(name, False)
+
+
+def _load_config(source: Source) -> PretrainedConfig:
+    """The model's config, or ModelUnavailable with the reason in one line."""
+    if source.why == "folder" and not (Path(source.name).expanduser() / "config.json").is_file():
+        raise ModelUnavailable(f"model folder {source.name} has no config.json")
     try:
-        return AutoConfig.from_pretrained(name_or_path)
+        return AutoConfig.from_pretrained(source.name, local_files_only=source.local_only)
     except (OSError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelUnavailable(f"model {name_or_path!r} cannot be loaded: {reason}") from None
+        raise source.unavailable("model", error) from None
 
 
 def _dtype_kwarg(dtype: torch.dtype) -> dict[str, Any]:
@@ -126,12 +147,12 @@ def load_model(
     converted with segment_len (default 2048), update (default "delta") and gate_init.
     local_files_only (default: the HF_HUB_OFFLINE environment variable) forbids the network.
     """
-    name = str(name_or_path)
-    local_only = offline_mode() if local_files_only is None else local_files_only
-    config = _load_config(name, local_only)
+    source = resolve_source(name_or_path, local_files_only)
+    name = source.name
+    config = _load_config(source)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
-    load_kwargs = {"local_files_only": local_only or _is_local(name), **_dtype_kwarg(torch_dtype)}
+    load_kwargs = {"local_files_only": source.local_only, **_dtype_kwarg(torch_dtype)}
     try:
         if is_infini_config(config):
             if segment_len is not None:
@@ -154,17 +175,14 @@ def load_model(
                 f"{supported} and checkpoints converted from them"
             )
     except OSError as error:  # weights missing from a folder or the cache
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "no weights"
-        raise ModelUnavailable(f"model {name!r} cannot be loaded: {first_line}") from None
+        raise ModelUnavailable(f"model {name!r} cannot be loaded: {_first_line(error)}") from None
     return model.to(torch_device).eval()
 
 
 def load_tokenizer(name_or_path: str | Path, local_files_only: bool | None = None) -> Any:
     """The tokenizer saved with the model (AutoTokenizer), under the same offline rules."""
-    name = str(name_or_path)
-    local_only = offline_mode() if local_files_only is None else local_files_only
+    source = resolve_source(name_or_path, local_files_only)
     try:
-        return AutoTokenizer.from_pretrained(name, local_files_only=local_only or _is_local(name))
+        return AutoTokenizer.from_pretrained(source.name, local_files_only=source.local_only)
     except (OSError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "no tokenizer"
-        raise ModelUnavailable(f"tokenizer of {name!r} cannot be loaded: {first_line}") from None
+        raise source.unavailable("tokenizer of", error) from None
