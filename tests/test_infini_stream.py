@@ -10,6 +10,8 @@ import random
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from infini_reference import one_thread  # noqa: F401 (fixture)
 
 from bookreader.infini import InfiniConfig, InfiniState, InfiniTransformer, iter_chunks, read_stream
@@ -74,6 +76,32 @@ def test_one_call_equals_pieces_of_any_sizes(update: str, positions: str, seed: 
     other[:, :32] = torch.randint(0, 256, (2, 32))
     other_logits, _ = model(other, model.init_state(2))
     assert (other_logits[:, -5:] - whole_logits[:, -5:]).abs().max() > 1e-4
+
+
+STREAM_MODEL = make_model(update="delta")
+STREAM_IDS = torch.randint(0, 256, (1, 3 * 32 + 20), generator=torch.Generator().manual_seed(3))
+with torch.no_grad():
+    STREAM_WHOLE = STREAM_MODEL(STREAM_IDS, STREAM_MODEL.init_state(1))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=70), min_size=1, max_size=30))
+@torch.no_grad()
+def test_any_split_of_the_stream_gives_the_same_logits_and_state(sizes: list[int]) -> None:
+    """Proof 4 as a property: cut points drawn by hypothesis (the rest in one last piece)."""
+    total, cuts, start = STREAM_IDS.shape[1], [], 0
+    for n in sizes:
+        if start + n >= total:
+            break
+        cuts.append((start, start + n))
+        start += n
+    cuts.append((start, total))
+    state, parts = STREAM_MODEL.init_state(1), []
+    for a, b in cuts:
+        logits, state = STREAM_MODEL(STREAM_IDS[:, a:b], state)
+        parts.append(logits)
+    torch.testing.assert_close(torch.cat(parts, dim=1), STREAM_WHOLE[0], atol=TOL, rtol=TOL)
+    assert_states_close(state, STREAM_WHOLE[1])
 
 
 @torch.no_grad()
