@@ -252,7 +252,7 @@ async def test_ctrl_s_summarizes_the_book_then_the_highlighted_chapter() -> None
         part = answers(app)[1]
         assert engine.summaries == [None, 1]
         assert part.text == f"Summary of The Ledger: {book.chapters[1].paragraphs[0]}"
-        assert 'ch. 2 "The Ledger"' in header_text(part)
+        assert 'Summary of chapter 2, "The Ledger"' in header_text(part)
         assert [c.chapter_index for c in part.citations] == [1]
 
 
@@ -367,6 +367,12 @@ async def test_help_keys_and_tab_between_panes() -> None:
         await pilot.press("escape")
         footer_keys = {key for key, b in app.screen.active_bindings.items() if b.binding.show}
         assert {"ctrl+q", "ctrl+s", "ctrl+l", "tab", "f1"} <= footer_keys
+        app.screen.query_one(ChapterList).focus()
+        await pilot.pause()
+        shown = {key: b.binding.description for key, b in app.screen.active_bindings.items()}
+        assert shown["enter"] == "Ask about it"
+        await pilot.press("f1")
+        assert app.screen.active_bindings["escape"].binding.show  # each modal shows its way out
 
 
 async def test_engine_error_while_answering_shows_in_the_answer_and_app_goes_on() -> None:

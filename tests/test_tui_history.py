@@ -13,6 +13,7 @@ from bookreader.engines.base import ChapterSummary, Summary
 from bookreader.tui.history import History, HistoryStore, Turn
 from bookreader.tui.screens.chat import summary_for
 from bookreader.tui.screens.passage import find_sentence, locate_passage
+from bookreader.tui.widgets.chapter_list import chapter_name
 from bookreader.tui.widgets.conversation import render_answer
 
 PDF_CITATION = Citation(
@@ -106,3 +107,11 @@ def test_chapter_helper_used_by_the_fakes_matches_the_text() -> None:
     for passage in paragraph_passages(book):
         chapter: Chapter = book.chapters[passage.chapter_index]
         assert chapter.text[passage.start : passage.end] == passage.text
+
+
+def test_chapter_name_does_not_repeat_the_word_chapter() -> None:
+    book = make_book()
+    assert chapter_name(book, 1) == 'chapter 2, "The Ledger"'
+    titled = Chapter(index=0, title="Chapter 6: Nineteen Days of Fog", text="Fog.")
+    book.chapters = [titled]
+    assert chapter_name(book, 0) == '"Chapter 6: Nineteen Days of Fog"'

@@ -29,7 +29,7 @@ from bookreader.engines.base import BookState, Engine, Summary
 from bookreader.errors import BookreaderError
 from bookreader.tui.history import History, Turn
 from bookreader.tui.screens.passage import PassageScreen
-from bookreader.tui.widgets.chapter_list import ChapterList, chapter_index_of
+from bookreader.tui.widgets.chapter_list import ChapterList, chapter_index_of, chapter_name
 from bookreader.tui.widgets.conversation import AnswerMessage, CitationLink, Conversation
 from bookreader.tui.widgets.status_bar import StatusBar
 
@@ -254,11 +254,7 @@ class ChatScreen(Screen[None]):
         if index is None:
             self.ask("What is this book about?")
         else:
-            title = self.book.chapters[index].title
-            if title.lower().startswith("chapter"):  # "Chapter 3: ..." already says which
-                self.ask(f'What happens in "{title}"?')
-            else:
-                self.ask(f'What happens in chapter {index + 1}, "{title}"?')
+            self.ask(f"What happens in {chapter_name(self.book, index)}?")
 
     def ask(self, question: str) -> AnswerMessage:
         """Show the question at once; answer it when its turn comes."""
@@ -295,9 +291,8 @@ class ChatScreen(Screen[None]):
         if chapter is None:
             request, title = "Summarize the book.", "Summary of the book"
         else:
-            name = self.book.chapters[chapter].title
-            request = f'Summarize chapter {chapter + 1}, "{name}".'
-            title = f'Summary of ch. {chapter + 1} "{name}"'
+            name = chapter_name(self.book, chapter)
+            request, title = f"Summarize {name}.", f"Summary of {name}"
         conversation = self.query_one(Conversation)
         conversation.add_question(request)
         answer = conversation.add_answer("summary", title)

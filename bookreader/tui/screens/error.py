@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 
 class ErrorModal(ModalScreen[None]):
@@ -47,6 +47,7 @@ class ErrorModal(ModalScreen[None]):
             yield Static(Text(self.title_text), id="error-title")
             yield Static(Text(self.message), id="error-message")
             yield Button(self.button_label, variant="error", id="error-close")
+        yield Footer()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

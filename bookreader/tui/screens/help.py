@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "in the input: ask the question"),
@@ -67,3 +67,4 @@ class HelpScreen(ModalScreen[None]):
             dialog.border_subtitle = "esc to close"
             yield Static(keys_table(), id="help-keys")
             yield Static(Text(ABOUT), id="help-about")
+        yield Footer()

@@ -10,6 +10,7 @@ import textwrap
 
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -49,6 +50,8 @@ class ChapterList(OptionList):
         & > .option-list--option { padding: 0 1; }
     }
     """
+
+    BINDINGS = [Binding("enter", "select", "Ask about it")]  # noqa: RUF012 (shown in the footer)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -91,3 +94,11 @@ def chapter_index_of(option_id: str | None) -> int | None:
     if option_id is None or option_id == WHOLE_BOOK_ID:
         return None
     return int(option_id.removeprefix("chapter-"))
+
+
+def chapter_name(book: Book, index: int) -> str:
+    """How to name a chapter in a sentence: its own title when that already says "Chapter 3"."""
+    title = book.chapters[index].title
+    if title.lower().startswith("chapter"):
+        return f'"{title}"'
+    return f'chapter {index + 1}, "{title}"'

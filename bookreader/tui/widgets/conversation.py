@@ -113,7 +113,7 @@ class AnswerMessage(Vertical):
         padding: 0 1;
         border-left: outer $secondary;
         background: $surface;
-        & > .answer--header { color: $text-muted; height: 1; }
+        & > .answer--header { color: $text-muted; height: auto; }
         & > .answer--body { height: auto; }
         & > .answer--citations { height: auto; margin-top: 1; }
         &.-failed { border-left: outer $error; }
