@@ -16,7 +16,7 @@ from hf_helpers import (
 )
 from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
-from bookreader.errors import ModelUnavailable
+from bookreader.errors import ModelUnavailable, UsageError
 from bookreader.hf import load_model, load_tokenizer, loading
 from bookreader.hf.loading import resolve_dtype
 
@@ -54,6 +54,8 @@ def test_load_model_reads_a_converted_checkpoint(tmp_path: Path) -> None:
     assert torch.equal(loaded.gates(), model.gates())
     overridden = load_model(tmp_path, device="cpu", segment_len=4, update="linear")
     assert (overridden.config.segment_len, overridden.config.memory_update) == (4, "linear")
+    with pytest.raises(UsageError, match="memory update"):
+        load_model(tmp_path, device="cpu", update="hebbian")
 
 
 def test_load_model_converts_a_plain_checkpoint(tmp_path: Path) -> None:

@@ -21,8 +21,8 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Pretra
 from transformers import __version__ as transformers_version
 
 import bookreader.hf.modeling  # noqa: F401  (registers the infini_* model types)
-from bookreader.errors import ModelUnavailable
-from bookreader.hf.configuration import FAMILIES, is_infini_config
+from bookreader.errors import ModelUnavailable, UsageError
+from bookreader.hf.configuration import FAMILIES, is_infini_config, validate_infini_fields
 from bookreader.hf.convert import infinify
 
 DEFAULT_SEGMENT_LEN = 2048
@@ -146,6 +146,8 @@ def load_model(
     / `update` override them (both are reading parameters, not weights). A plain checkpoint is
     converted with segment_len (default 2048), update (default "delta") and gate_init.
     local_files_only (default: the HF_HUB_OFFLINE environment variable) forbids the network.
+    Raises ModelUnavailable (no such model, no network, unsupported family) or UsageError (a
+    segment length or update rule that cannot be used).
     """
     source = resolve_source(name_or_path, local_files_only)
     name = source.name
@@ -155,10 +157,9 @@ def load_model(
     load_kwargs = {"local_files_only": source.local_only, **_dtype_kwarg(torch_dtype)}
     try:
         if is_infini_config(config):
-            if segment_len is not None:
-                config.segment_len = segment_len
-            if update is not None:
-                config.memory_update = update
+            config.segment_len = segment_len or config.segment_len
+            config.memory_update = update or config.memory_update
+            validate_infini_fields(config.segment_len, config.memory_update, config.memory_eps)
             model = AutoModelForCausalLM.from_pretrained(name, config=config, **load_kwargs)
         elif config.model_type in FAMILIES:
             model = AutoModelForCausalLM.from_pretrained(name, **load_kwargs)
@@ -176,6 +177,8 @@ def load_model(
             )
     except OSError as error:  # weights missing from a folder or the cache
         raise ModelUnavailable(f"model {name!r} cannot be loaded: {_first_line(error)}") from None
+    except ValueError as error:  # segment length, update rule or sliding window
+        raise UsageError(f"model {name!r}: {_first_line(error)}") from None
     return model.to(torch_device).eval()
 
 
