@@ -123,23 +123,23 @@ def make_pdf(
     path: Path,
     pages: Sequence[Sequence[str] | None],
     *,
-    outline: Sequence[tuple[str, int]] = (),
+    outline: Sequence[tuple[str, int] | tuple[str, int, int]] = (),
     header: str | None = None,
     numbers: bool = False,
     title: str | None = None,
 ) -> Path:
     """One list of text lines per page (None: a page with a drawing and no text), optional
-    bookmarks (title, 0-based page), a running header and printed page numbers."""
+    bookmarks (title, 0-based page[, nesting level]), a running header and page numbers."""
     c = canvas.Canvas(str(path), pagesize=A4)
     if title:
         c.setTitle(title)
     _, height = A4
     for index, lines in enumerate(pages):
-        for entry_title, page in outline:
+        for entry_title, page, *level in outline:
             if page == index:
                 key = f"o{entry_title}"
                 c.bookmarkPage(key)
-                c.addOutlineEntry(entry_title, key, level=0)
+                c.addOutlineEntry(entry_title, key, level=level[0] if level else 0)
         if lines is None:
             c.rect(100, 300, 300, 300, fill=1)  # an "image": marks without text
         else:

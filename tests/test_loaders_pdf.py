@@ -246,3 +246,20 @@ def test_keyword_chapters_in_a_pdf_without_outline(tmp_path: Path) -> None:
     book = load(make_pdf(tmp_path / "k.pdf", pages))
     assert [c.title for c in book.chapters] == ["Chapter 1 The Lamp", "Chapter 2 The Storm"]
     assert "Chapter 2 shows that" in book.chapters[0].text
+
+
+def test_nested_outline_uses_the_chapter_level(tmp_path: Path) -> None:
+    # Book > Part > Chapter: the top two levels hold 1 and 2 entries, chapters are below.
+    pages = [body_lines(f"C{k}") for k in range(4)]
+    outline = [
+        ("The Book", 0, 0),
+        ("Part One", 0, 1),
+        ("Ch 1", 0, 2),
+        ("Ch 2", 1, 2),
+        ("Part Two", 2, 1),
+        ("Ch 3", 2, 2),
+        ("Ch 4", 3, 2),
+    ]
+    book = load(make_pdf(tmp_path / "nested.pdf", pages, outline=outline))
+    assert [c.title for c in book.chapters] == ["Ch 1", "Ch 2", "Ch 3", "Ch 4"]
+    assert [c.page_span for c in book.chapters] == [("1", "1"), ("2", "2"), ("3", "3"), ("4", "4")]

@@ -373,3 +373,27 @@ def test_frankenstein_letters_then_chapters(corpus: Path) -> None:
     book = load(corpus / "txt" / "homehome_frankenstein.txt")
     kinds = [c.title.split()[0] for c in book.chapters]
     assert kinds == ["LETTER"] * 4 + ["CHAPTER"] * 24
+
+
+def test_numbering_that_restarts_in_each_book_is_named_by_its_book(tmp_path: Path) -> None:
+    text = ""
+    for book_heading in ["BOOK ONE: 1805", "BOOK TWO: 1806"]:
+        text += f"\n\n{book_heading}\n\n"
+        for r in ["I", "II"]:
+            text += f"\n\nCHAPTER {r}\n\n{body(book_heading[:8] + r, 4)}\n"
+    book = load(write(tmp_path, "war.txt", text))
+    assert [c.title for c in book.chapters] == [
+        "BOOK ONE: 1805 / CHAPTER I",
+        "BOOK ONE: 1805 / CHAPTER II",
+        "BOOK TWO: 1806 / CHAPTER I",
+        "BOOK TWO: 1806 / CHAPTER II",
+    ]
+
+
+def test_chapter_the_first(tmp_path: Path) -> None:
+    text = "".join(f"\n\nCHAPTER THE {n}.\n\n{body(n)}\n" for n in ["FIRST", "SECOND", "THIRD"])
+    assert [c.title for c in load(write(tmp_path, "old.txt", text)).chapters] == [
+        "CHAPTER THE FIRST.",
+        "CHAPTER THE SECOND.",
+        "CHAPTER THE THIRD.",
+    ]

@@ -96,7 +96,7 @@ PDF_SPECIAL_WORDS = [
 
 _KEYWORD = re.compile(
     rf"^\s*(?P<kw>{_keyword_alternatives(CHAPTER_WORDS + CONTAINER_WORDS)})\s+"
-    rf"(?P<num>{_NUM})\b(?!['’])\s*[.:]?\s*(?:(?:--|—|–|-|:|\.)\s*)?(?P<title>.*?)\s*$",
+    rf"(?:the\s+)?(?P<num>{_NUM})\b(?!['’])\s*[.:]?\s*(?:(?:--|—|–|-|:|\.)\s*)?(?P<title>.*?)\s*$",
     re.IGNORECASE,
 )
 _MARKDOWN = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>.+?)\s*#*\s*$")
@@ -403,7 +403,21 @@ def find_sections(
     for cand in chosen:
         end = next((b for b in boundaries if b > cand.line), len(lines))
         sections.append(Section(title=cand.title, heading=cand.line, body=cand.body, end=end))
-    return sections
+    return _disambiguate(sections, [c for c in found if c.family == "container"])
+
+
+def _disambiguate(sections: list[Section], containers: list[Candidate]) -> list[Section]:
+    """Numbering that restarts in every BOOK or PART ("CHAPTER I." three times) gets the
+    container's heading as a prefix, so that each title names one chapter."""
+    titles = [s.title for s in sections]
+    if len(set(titles)) == len(titles) or not containers:
+        return sections
+    named = []
+    for section in sections:
+        owner = next((c for c in reversed(containers) if c.line < section.heading), None)
+        title = f"{owner.title} / {section.title}" if owner else section.title
+        named.append(Section(title, section.heading, section.body, section.end))
+    return named
 
 
 def _is_boundary(family: str, chosen: set[str]) -> bool:

@@ -126,22 +126,39 @@ def _release_contents(reader: PdfReader, page: PageObject) -> None:
             reader.resolved_objects.pop((ref.generation, ref.idnum), None)
 
 
+def _flat_outline(outline: list, depth: int = 0) -> list[tuple[int, object, bool]]:
+    """(depth, entry, has children) in reading order; pypdf nests children as a list that
+    follows their parent."""
+    flat: list[tuple[int, object, bool]] = []
+    for k, item in enumerate(outline):
+        if isinstance(item, list):
+            if depth < 3:
+                flat.extend(_flat_outline(item, depth + 1))
+            continue
+        has_children = k + 1 < len(outline) and isinstance(outline[k + 1], list)
+        flat.append((depth, item, has_children))
+    return flat
+
+
 def _outline_starts(reader: PdfReader) -> list[tuple[int, str]]:
-    """(0-based page, title) of the outline level that makes chapters."""
+    """(0-based page, title) of the outline level that makes chapters: the top level, or,
+    while a level holds fewer than 3 entries (a book title, two parts), the level below it
+    (with the shallower entries that have no children)."""
     try:
-        outline = reader.outline
+        flat = _flat_outline(list(reader.outline))
     except Exception:  # a damaged outline is no reason to refuse the book
         return []
-    level = [item for item in outline if not isinstance(item, list)]
-    if len(level) == 1:
-        children = next((item for item in outline if isinstance(item, list)), [])
-        deeper = [item for item in children if not isinstance(item, list)]
-        if len(deeper) >= 2:
-            level = level + deeper
+    level: list[object] = []
+    for chosen in range(3):
+        level = [
+            item for depth, item, kids in flat if depth == chosen or (depth < chosen and not kids)
+        ]
+        if len(level) >= 3 or not any(depth > chosen for depth, _, _ in flat):
+            break
     starts: list[tuple[int, str]] = []
     for item in level:
         try:
-            page = reader.get_destination_page_number(item)
+            page = reader.get_destination_page_number(item)  # type: ignore[arg-type]
         except Exception:  # an entry pointing nowhere is skipped
             continue
         title = clean_inline(str(getattr(item, "title", "") or ""))
@@ -198,7 +215,7 @@ def _starts_from_outline(pages: list[PageText], outline: list[tuple[int, str]]) 
     for page, title in outline:
         if page < len(pages):
             starts.append(_Start(page, _find_title_line(pages[page].lines, title), title))
-    return starts
+    return sorted(starts, key=lambda s: (s.page, s.line))  # two entries on one page
 
 
 def _starts_from_headings(pages: list[PageText]) -> list[_Start]:
