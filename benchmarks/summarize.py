@@ -1,7 +1,7 @@
 """Cold `summarize` of Moby-Dick and a cached `ask`, against just loading the book.
 
 Each figure is a multiple of the time `loaders.load` takes on the same file in the same process
-(median of 3 runs). "Cold" means an empty cache: load, read into passages, write the cache entry,
+(medians over interleaved rounds). "Cold" means an empty cache: load, read into passages, write the cache entry,
 then summarize. "Cached ask" opens the cached state (no loader, no read) and answers a question.
 Targets: cold summarize <= 5x load; cached ask <= 0.5 s.
 
@@ -31,32 +31,35 @@ def timed(func: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def bench(book: Path, length: str) -> None:
+def bench(book: Path, length: str, rounds: int) -> None:
     from bookreader.book import Citation
     from bookreader.engines.extractive import ExtractiveEngine
     from bookreader.engines.registry import read_book
     from bookreader.loaders import load
 
-    load_times = [timed(lambda: load(book))[0] for _ in range(3)]
-    load_s = statistics.median(load_times)
-    loaded = load(book)
     engine = ExtractiveEngine()
 
     def cold() -> Any:
         state = read_book(book, engine, force=True)
         return engine.summarize(state, length=length)
 
-    cold_s, summary = timed(cold)
-
     def cached_ask() -> list:
-        state = read_book(book, ExtractiveEngine())
+        reader = ExtractiveEngine()
+        state = read_book(book, reader)
         assert state.cache_hit
-        return list(state_engine_ask(state))
+        return list(reader.ask(state, "Why does Captain Ahab hunt the white whale?"))
 
-    def state_engine_ask(state: Any) -> Any:
-        return ExtractiveEngine().ask(state, "Why does Captain Ahab hunt the white whale?")
-
-    ask_s, chunks = timed(cached_ask)
+    # Rounds interleave the three measurements, so that load on a shared machine affects
+    # the baseline and the figures alike; each figure is the median over the rounds.
+    loads, colds, asks = [], [], []
+    for _ in range(rounds):
+        loads.append(timed(lambda: load(book))[0])
+        cold_s, summary = timed(cold)
+        colds.append(cold_s)
+        ask_s, chunks = timed(cached_ask)
+        asks.append(ask_s)
+    load_s, cold_s, ask_s = (statistics.median(x) for x in (loads, colds, asks))
+    loaded = load(book)
     cited = sum(isinstance(c, Citation) for c in chunks)
     print(f"{book.name}: {loaded.word_count:,} words, {len(loaded.chapters)} chapters")
     print(f"  load                 {load_s:7.3f} s   1.00x")
@@ -71,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--book", type=Path, action="append")
     parser.add_argument("--length", default="medium", choices=("short", "medium", "long"))
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     books = args.book or [b for b in BOOKS if b.is_file()]
     if not books:
@@ -79,7 +83,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["BOOKREADER_CACHE_DIR"] = cache  # cold: nothing cached yet
         for book in books:
-            bench(book, args.length)
+            bench(book, args.length, args.rounds)
     sys.stdout.flush()
 
 

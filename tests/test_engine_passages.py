@@ -30,7 +30,7 @@ def words(n: int, tag: str) -> str:
 def test_passages_are_whole_paragraphs_within_bounds() -> None:
     paragraphs = [words(n, f"p{k}x") for k, n in enumerate([30, 40, 50, 120, 10, 90, 60, 20])]
     chapter = Chapter(0, "One", "\n\n".join(paragraphs))
-    passages = chapter_passages(chapter, 0)
+    passages = [p for p, _ in chapter_passages(chapter, 0)]
     spans = list(paragraph_spans(chapter.text))
     starts = {s for s, _ in spans}
     ends = {e for _, e in spans}
@@ -38,6 +38,8 @@ def test_passages_are_whole_paragraphs_within_bounds() -> None:
         assert p.start in starts and p.end in ends  # never cut inside a paragraph
         assert p.text == chapter.text[p.start : p.end]
         assert count_words(p.text) <= MAX_WORDS
+    # The index terms that come with each passage are exactly the terms of its text.
+    assert all(found == terms(p.text) for p, found in chapter_passages(chapter, 0))
     # Every paragraph is in exactly one passage, in order.
     assert "\n\n".join(p.text for p in passages) == chapter.text
     assert all(count_words(p.text) >= MIN_WORDS // 2 for p in passages)
@@ -46,7 +48,7 @@ def test_passages_are_whole_paragraphs_within_bounds() -> None:
 def test_overlong_paragraph_splits_at_sentence_boundaries() -> None:
     paragraph = words(530, "w")
     chapter = Chapter(0, "Long", paragraph)
-    passages = chapter_passages(chapter, 0)
+    passages = [p for p, _ in chapter_passages(chapter, 0)]
     assert len(passages) == 3  # 530 words in pieces of at most 200, sentences of 10 words
     for p in passages:
         assert p.text.endswith(".")
@@ -73,7 +75,7 @@ def test_pdf_passages_carry_page_spans() -> None:
     third = text.index("Q2x0")
     marks = (PageMark(0, 5, "3"), PageMark(third, 6, "4"))
     chapter = Chapter(0, "Paged", text, pages=marks)
-    passages = chapter_passages(chapter, 0)
+    passages = [p for p, _ in chapter_passages(chapter, 0)]
     assert [p.pages for p in passages] == [("3", "3"), ("3", "3"), ("4", "4"), ("4", "4")]
 
 

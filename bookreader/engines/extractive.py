@@ -35,7 +35,14 @@ from bookreader.engines.base import (
     ProgressCallback,
     Summary,
 )
-from bookreader.engines.passages import book_passages, sentence_spans, terms
+from bookreader.engines.passages import (
+    SentenceInfo,
+    book_layouts,
+    book_passages_with_terms,
+    chapter_layout,
+    sentence_spans,
+    terms,
+)
 
 ENGINE_NAME = "extractive"
 EXTRACTIVE_NOTICE = "Extractive answer: quoted passages from the book, not generated text."
@@ -43,7 +50,7 @@ SUMMARY_NOTICE = "Extractive summary: sentences quoted from the book, not genera
 TOP_K = 3
 MIN_COVERAGE = 0.5  # share of the question's IDF weight the best passages must contain
 SAME_CHAPTER_DAMPING = 0.8  # later picks prefer chapters not cited yet
-MAX_CANDIDATES = 150  # sentences per LexRank graph
+MAX_CANDIDATES = 100  # sentences per LexRank graph
 DAMPING = 0.85
 # (sentences per chapter, sentences for the whole book) for each --length
 LENGTHS: dict[str, tuple[int, int]] = {"short": (1, 5), "medium": (3, 12), "long": (6, 25)}
@@ -71,11 +78,15 @@ class PassageIndex:
         self.chapters = np.array([p.chapter_index for p in self.passages], dtype=np.int64)
 
     @classmethod
-    def build(cls, passages: Sequence[Passage]) -> PassageIndex:
+    def build(
+        cls, passages: Sequence[Passage], passage_terms: Sequence[list[str]] | None = None
+    ) -> PassageIndex:
         import bm25s  # imported here: engines load lazily, the CLI starts fast
 
+        if passage_terms is None:
+            passage_terms = [terms(p.text) for p in passages]
         bm25 = bm25s.BM25()
-        bm25.index([terms(p.text) for p in passages] or [[]], show_progress=False)
+        bm25.index(list(passage_terms) or [[]], show_progress=False)
         return cls(passages, bm25)
 
     def save(self, folder: Path) -> None:
@@ -139,9 +150,11 @@ class ExtractiveEngine:
 
     def read(self, book: Book, progress: ProgressCallback | None = None) -> BookState:
         """Cut the book into passages and index them (the index is cached with the state)."""
-        passages = book_passages(book)
+        layouts = book_layouts(book)  # sentences and terms, computed once for everything
+        passages, passage_terms = book_passages_with_terms(book, layouts)
         state = BookState(book=book, engine=self.name, model_id=None, passages=passages)
-        state.extra["_index"] = PassageIndex.build(passages)
+        state.extra["_index"] = PassageIndex.build(passages, passage_terms)
+        state.extra["_layouts"] = layouts
         if progress:
             progress(len(passages), len(passages), "passages")
         return state
@@ -243,17 +256,18 @@ class ExtractiveEngine:
         if chapter is not None:
             chapters = [c for c in chapters if c.index == chapter]
         locator = _PassageLocator(state.passages)
+        layouts = state.extra.get("_layouts") or {}  # kept in memory by `read` in this run
         chapter_summaries: list[ChapterSummary] = []
         picked: list[Sentence] = []
         for done, ch in enumerate(chapters, 1):
-            sentences = chapter_sentences(ch.index, ch.text)
+            sentences = chapter_sentences(ch.index, ch.text, layouts.get(ch.index))
             top = sorted(rank_sentences(sentences, per_chapter), key=lambda s: s.start)
             picked.extend(top)
             chapter_summaries.append(
                 ChapterSummary(
                     ch.index,
                     ch.title,
-                    " ".join(s.text for s in top),
+                    " ".join(_clean(s.text) for s in top),
                     tuple(locator.cite(s) for s in top),
                 )
             )
@@ -264,7 +278,7 @@ class ExtractiveEngine:
         order = {id(s): n for n, s in enumerate(picked)}
         book_picks = sorted(book_picks, key=lambda s: order[id(s)])
         return Summary(
-            text=" ".join(s.text for s in book_picks),
+            text=" ".join(_clean(s.text) for s in book_picks),
             chapters=tuple(chapter_summaries),
             engine=self.name,
             length=length,
@@ -305,18 +319,25 @@ class _PassageLocator:
 
     def cite(self, sentence: Sentence) -> Citation:
         at = max(bisect_right(self.keys, (sentence.chapter_index, sentence.start)) - 1, 0)
-        return Citation.from_passage(self.passages[at], sentence.text)
+        return Citation.from_passage(self.passages[at], _clean(sentence.text))
 
 
-def chapter_sentences(chapter_index: int, text: str) -> list[Sentence]:
+def chapter_sentences(
+    chapter_index: int, text: str, layout: list[list[SentenceInfo]] | None = None
+) -> list[Sentence]:
     """Sentences fit for a summary: not fragments, not run-on walls of text."""
-    found = []
-    for start, end in sentence_spans(text):
-        sentence = " ".join(text[start:end].split())
-        words = sentence.count(" ") + 1
-        if MIN_SENTENCE_WORDS <= words <= MAX_SENTENCE_WORDS:
-            found.append(Sentence(chapter_index, start, end, sentence, tuple(terms(sentence))))
-    return found
+    layout = chapter_layout(text) if layout is None else layout
+    return [
+        Sentence(chapter_index, info.start, info.end, text[info.start : info.end], info.terms)
+        for paragraph in layout
+        for info in paragraph
+        if MIN_SENTENCE_WORDS <= info.words <= MAX_SENTENCE_WORDS
+    ]
+
+
+def _clean(sentence: str) -> str:
+    """A sentence on one line, as summaries show it."""
+    return " ".join(sentence.split())
 
 
 def rank_sentences(sentences: list[Sentence], k: int) -> list[Sentence]:
@@ -351,12 +372,10 @@ def cosine_similarity(sentences: list[Sentence]) -> np.ndarray:
     Vectorised: (sentence, term) pairs are counted with numpy, then the normalised vectors'
     dot products are summed term by term (`_sparse_gram`)."""
     n = len(sentences)
-    vocab: dict[str, int] = {}
-    term_ids = np.array(
-        [vocab.setdefault(t, len(vocab)) for s in sentences for t in s.terms], dtype=np.int64
-    )
-    if not vocab:
+    every_term = [t for s in sentences for t in s.terms]
+    if not every_term:
         return np.zeros((n, n))
+    vocab, term_ids = np.unique(np.array(every_term), return_inverse=True)
     v = len(vocab)
     rows = np.repeat(np.arange(n), [len(s.terms) for s in sentences])
     pairs, counts = np.unique(rows * v + term_ids, return_counts=True)

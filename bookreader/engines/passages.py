@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, Passage
 
@@ -35,8 +36,6 @@ _STOPWORD_LIST = """
 """
 STOPWORDS = frozenset(_STOPWORD_LIST.split())
 
-# The words of `bookreader.book.count_words`, counted with findall (several times faster).
-_WORD = re.compile(r"\w+(?:['’]\w+)*")
 _TERM = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # A sentence ends at . ! ? (optionally followed by closing quotes or brackets) before whitespace.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
@@ -78,7 +77,7 @@ def _term(word: str) -> str:
 def terms(text: str) -> list[str]:
     """Index terms of `text`: lowercase words, possessive 's dropped, stopwords removed,
     suffixes folded."""
-    return [t for t in map(_term, _TERM.findall(text.lower())) if t]
+    return list(filter(None, map(_term, _TERM.findall(text.lower()))))
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -134,45 +133,74 @@ def paragraph_spans(text: str) -> Iterator[tuple[int, int]]:
         start = end + len(PARAGRAPH_BREAK)
 
 
-def count_words(text: str) -> int:
-    return len(_WORD.findall(text))
+@dataclass(frozen=True)
+class SentenceInfo:
+    """One sentence of a chapter: its span, its word count and its index terms."""
+
+    start: int
+    end: int
+    words: int
+    terms: tuple[str, ...]
 
 
-def _pieces(text: str, start: int, end: int) -> Iterator[tuple[int, int, int]]:
-    """(start, end, words) of a paragraph, or of sentence groups when it is over-long."""
-    words = count_words(text[start:end])
-    if words <= MAX_WORDS:
-        yield start, end, words
-        return
-    piece_start, piece_words, piece_end = start, 0, start
-    for s, e in sentence_spans(text[start:end]):
-        s, e = s + start, e + start
-        n = count_words(text[s:e])
-        if piece_words and piece_words + n > MAX_WORDS:
-            yield piece_start, piece_end, piece_words
-            piece_start, piece_words = s, 0
-        piece_end, piece_words = e, piece_words + n
-    if piece_words:
-        yield piece_start, piece_end, piece_words
+def analyse_words(text: str) -> tuple[int, tuple[str, ...]]:
+    """(word count, index terms) of a piece of text, from one regex pass."""
+    words = _TERM.findall(text.lower())
+    return len(words), tuple(filter(None, map(_term, words)))  # "" (a stopword) is dropped
 
 
-def chapter_passages(chapter: Chapter, first_id: int) -> list[Passage]:
-    """Whole paragraphs of `chapter` grouped into passages of about MIN..MAX words."""
-    text = chapter.text
-    groups: list[list[int]] = []  # [start, end, words]
+def chapter_layout(text: str) -> list[list[SentenceInfo]]:
+    """The chapter's paragraphs, each a list of its sentences with words and terms. Computed
+    once per chapter and shared by passage building, indexing and summaries."""
+    layout = []
     for para_start, para_end in paragraph_spans(text):
-        for start, end, words in _pieces(text, para_start, para_end):
-            current = groups[-1] if groups else None
-            if current and current[2] < MIN_WORDS and current[2] + words <= MAX_WORDS:
-                current[1], current[2] = end, current[2] + words
+        paragraph = []
+        for s, e in _paragraph_sentences(text, para_start, para_end):
+            words, found = analyse_words(text[s:e])
+            paragraph.append(SentenceInfo(s, e, words, found))
+        if paragraph:
+            layout.append(paragraph)
+    return layout
+
+
+def _pieces(paragraph: list[SentenceInfo]) -> Iterator[list[SentenceInfo]]:
+    """A paragraph whole, or groups of its sentences when it is over-long."""
+    if sum(s.words for s in paragraph) <= MAX_WORDS:
+        yield paragraph
+        return
+    piece: list[SentenceInfo] = []
+    for sentence in paragraph:
+        if piece and sum(s.words for s in piece) + sentence.words > MAX_WORDS:
+            yield piece
+            piece = []
+        piece.append(sentence)
+    if piece:
+        yield piece
+
+
+def chapter_passages(
+    chapter: Chapter, first_id: int, layout: list[list[SentenceInfo]] | None = None
+) -> list[tuple[Passage, list[str]]]:
+    """Whole paragraphs of `chapter` grouped into passages of about MIN..MAX words, each with
+    its index terms."""
+    text = chapter.text
+    layout = chapter_layout(text) if layout is None else layout
+    groups: list[list[SentenceInfo]] = []
+    for paragraph in layout:
+        for piece in _pieces(paragraph):
+            words = sum(s.words for s in piece)
+            current = sum(s.words for s in groups[-1]) if groups else None
+            if current is not None and current < MIN_WORDS and current + words <= MAX_WORDS:
+                groups[-1].extend(piece)
             else:
-                groups.append([start, end, words])
+                groups.append(list(piece))
     # A short tail joins the passage before it rather than standing alone.
-    if len(groups) > 1 and groups[-1][2] < MIN_WORDS // 2:
-        tail = groups.pop()
-        groups[-1][1], groups[-1][2] = tail[1], groups[-1][2] + tail[2]
-    return [
-        Passage(
+    if len(groups) > 1 and sum(s.words for s in groups[-1]) < MIN_WORDS // 2:
+        groups[-2].extend(groups.pop())
+    passages = []
+    for i, group in enumerate(groups):
+        start, end = group[0].start, group[-1].end
+        passage = Passage(
             id=first_id + i,
             chapter_index=chapter.index,
             chapter_title=chapter.title,
@@ -181,13 +209,28 @@ def chapter_passages(chapter: Chapter, first_id: int) -> list[Passage]:
             text=text[start:end],
             pages=chapter.page_span_of(start, end),
         )
-        for i, (start, end, _) in enumerate(groups)
-    ]
+        passages.append((passage, [t for s in group for t in s.terms]))
+    return passages
+
+
+def book_layouts(book: Book) -> dict[int, list[list[SentenceInfo]]]:
+    return {c.index: chapter_layout(c.text) for c in book.chapters}
+
+
+def book_passages_with_terms(
+    book: Book, layouts: dict[int, list[list[SentenceInfo]]] | None = None
+) -> tuple[list[Passage], list[list[str]]]:
+    """Every passage of the book in reading order (ids are positions) and its index terms."""
+    passages: list[Passage] = []
+    passage_terms: list[list[str]] = []
+    for chapter in book.chapters:
+        layout = layouts.get(chapter.index) if layouts else None
+        for passage, found in chapter_passages(chapter, len(passages), layout):
+            passages.append(passage)
+            passage_terms.append(found)
+    return passages, passage_terms
 
 
 def book_passages(book: Book) -> list[Passage]:
     """Every passage of the book in reading order; ids are positions in this list."""
-    passages: list[Passage] = []
-    for chapter in book.chapters:
-        passages.extend(chapter_passages(chapter, len(passages)))
-    return passages
+    return book_passages_with_terms(book)[0]
