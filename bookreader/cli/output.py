@@ -54,14 +54,13 @@ from bookreader.book import Book, Citation
 from bookreader.config import Settings, load_settings
 from bookreader.engines.base import BookState, Engine, ProgressCallback, Summary
 from bookreader.engines.cache import atomic_write_text
+from bookreader.engines.extractive import SUMMARY_NOTICE
 from bookreader.errors import UsageError
 
 SUMMARY_SCHEMA = "bookreader.summary/1"
 ANSWER_SCHEMA = "bookreader.answer/1"
 READ_SCHEMA = "bookreader.read/1"
-SUMMARY_NOTICES = {
-    "extractive": "Extractive summary: sentences quoted from the book, not generated text."
-}
+SUMMARY_NOTICES = {"extractive": SUMMARY_NOTICE}
 
 # -- common options (factories: each command gets its own OptionInfo objects) ------------------
 

@@ -3,9 +3,10 @@
 - `ask`: BM25 (bm25s) over the book's passages. The answer quotes the best passages, each with
   its best sentence (most query-term weight) marked, followed by their `Citation`s. Passages are
   chosen greedily for score *and* for the query terms the earlier ones missed (a second BM25 hop
-  on the residual terms), so a question that spans chapters gets passages from several chapters. When no passage holds enough of the
-  question's weight (IDF-weighted term coverage below `MIN_COVERAGE`), the answer says the book
-  does not seem to answer it instead of quoting noise.
+  on the residual terms), so a question that spans chapters gets passages from several
+  chapters. The threshold is relative to the question: when half or more of its words never
+  occur in the book, or the chosen passages hold less than `MIN_COVERAGE` of its IDF weight,
+  the answer says the book does not seem to answer it instead of quoting noise.
 - `summarize`: LexRank (Erkan & Radev 2004): cosine similarity of TF-IDF sentence vectors,
   PageRank by power iteration, first within each chapter, then across the chapters' picks; the
   result is in reading order. Graphs are capped at `MAX_CANDIDATES` sentences (pre-filtered by
