@@ -91,6 +91,17 @@ def test_text_and_markdown_answers_stream_then_list_sources(samples: Path) -> No
     assert "\n### Sources\n\n1. ch. " in markdown.stdout
 
 
+def test_out_file_holds_the_whole_answer(samples: Path, tmp_path: Path) -> None:
+    out = tmp_path / "answer.json"
+    question = "Who was the Collector of Customs at Carrick Wells?"
+    result = runner.invoke(
+        app, ["ask", str(samples / f"{LEDGER}.txt"), question, "--json", "-o", str(out)]
+    )
+    assert result.exit_code == 0 and result.stdout == ""
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["question"] == question and in_citations("Bartholomew Sleeman", doc)
+
+
 @pytest.mark.parametrize(
     "question",
     ["Zorblax quindle frimp?", "What is the boiling point of mercury on the planet Mars?"],

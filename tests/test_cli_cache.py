@@ -49,6 +49,7 @@ def test_cache_list_and_clear(samples: Path) -> None:
     assert all(e["engine"] == "extractive" and e["disk_bytes"] > 0 for e in listing["entries"])
     table = invoke("cache", "list").stdout
     assert "HARBOUR NOTES" in table and "The Lighthouse Keeper's Ledger" in table
+    assert "\x1b[" not in table  # not a terminal (and NO_COLOR): no escape codes
 
     cleared = invoke("cache", "clear", str(samples / "harbour-notes.txt"))
     assert cleared.exit_code == 0 and cleared.stdout == "Removed 1 cached state.\n"
