@@ -263,3 +263,16 @@ def test_nested_outline_uses_the_chapter_level(tmp_path: Path) -> None:
     book = load(make_pdf(tmp_path / "nested.pdf", pages, outline=outline))
     assert [c.title for c in book.chapters] == ["Ch 1", "Ch 2", "Ch 3", "Ch 4"]
     assert [c.page_span for c in book.chapters] == [("1", "1"), ("2", "2"), ("3", "3"), ("4", "4")]
+
+
+def test_language_from_the_catalog(tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, TextStringObject
+
+    path = make_pdf(tmp_path / "lang.pdf", [body_lines("L")])
+    assert load(path).language is None
+    writer = PdfWriter(clone_from=PdfReader(path))
+    writer._root_object[NameObject("/Lang")] = TextStringObject("en-GB")
+    with open(path, "wb") as handle:
+        writer.write(handle)
+    assert load(path).language == "en-GB"

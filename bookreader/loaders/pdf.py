@@ -301,6 +301,16 @@ def _title(reader: PdfReader, pages: list[PageText], path: Path) -> tuple[str, s
     return title, author
 
 
+def _language(reader: PdfReader) -> str | None:
+    """The document catalog's /Lang (e.g. "en-US"), when the producer set one."""
+    try:
+        value = reader.trailer["/Root"].get("/Lang")
+    except Exception:  # a damaged catalog: the language is simply unknown
+        return None
+    text = clean_inline(str(value or ""))
+    return text[:35] or None
+
+
 def _pages_phrase(numbers: list[int]) -> str:
     shown = ", ".join(str(n) for n in numbers[:20]) + (" ..." if len(numbers) > 20 else "")
     return f"page {shown} has" if len(numbers) == 1 else f"pages {shown} have"
@@ -320,6 +330,7 @@ def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
         pages, empty = _extract_pages(reader, count, labels)
         outline = _outline_starts(reader)
         title, author = _title(reader, pages, path)
+        language = _language(reader)
     if len(empty) == count:
         raise NoTextLayer(f"{name}: no text layer: this PDF needs OCR")
     warnings_out = []
@@ -347,7 +358,7 @@ def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
         path=path,
         title=title,
         author=author,
-        language=None,
+        language=language,
         format="pdf",
         chapters=chapters,
         sha256=sha256,

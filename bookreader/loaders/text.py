@@ -29,7 +29,7 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _HEADER_FIELD = re.compile(r"^(Title|Author|Language):[ \t]*(.*)$", re.MULTILINE)
 _MD_TITLE_BY = re.compile(r"^\W{0,3}\*\*(?P<title>.+?)\s+by\s+(?P<author>.+?)\*\*\s*$")
 _MD_H1 = re.compile(r"^#\s+(?P<title>.+?)\s*#*\s*$")
-_BY_LINE = re.compile(r"^\s*by\s+(?P<author>[A-Z][\w.’' -]{1,80})\s*$", re.IGNORECASE)
+_BY_LINE = re.compile(r"^\s*(?:by|By|BY)\s+(?P<author>[A-Z][\w.’' -]{1,80})\s*$")
 _LANGUAGES = {"english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it"}
 
 
