@@ -266,3 +266,20 @@ def test_zip_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         load(path)
     monkeypatch.setattr(epub_loader, "MAX_UNPACKED_BYTES", unpacked)
     assert load(path).chapters
+
+
+def test_part_title_pages_are_not_chapters(tmp_path: Path) -> None:
+    docs = [
+        ("part1.xhtml", xhtml("Part One", [], epub_type="part")),
+        ("c1.xhtml", xhtml("One", chapter_paragraphs("Alpha"))),
+        ("part2.xhtml", xhtml("Part Two", [], epub_type="part")),
+        ("c2.xhtml", xhtml("Two", chapter_paragraphs("Beta"))),
+    ]
+    entries = [
+        ("part1.xhtml", "Part One"),
+        ("c1.xhtml", "One"),
+        ("part2.xhtml", "Part Two"),
+        ("c2.xhtml", "Two"),
+    ]
+    book = load(make_epub(tmp_path / "parts.epub", docs, nav_entries=entries))
+    assert [c.title for c in book.chapters] == ["One", "Two"]

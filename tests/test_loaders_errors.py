@@ -185,3 +185,15 @@ def test_mutated_corpus_books_raise_only_project_errors(
     path = tmp_path_factory.getbasetemp() / f"corpus-fuzz{source.suffix}"
     path.write_bytes(mutate(original, edits))
     loads_or_refuses(path)
+
+
+def test_text_that_mentions_a_pdf_header_stays_text(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("A PDF file starts with %PDF-1.7 and a binary comment.\n\n" + CHAPTER_TEXT)
+    assert load(path).format == "txt"
+    junk_first = tmp_path / "junk.pdf"
+    junk_first.write_bytes(
+        b"garbage before the header\n"
+        + make_pdf(tmp_path / "y.pdf", [body_lines("J")]).read_bytes()
+    )
+    assert load(junk_first).format == "pdf"

@@ -26,6 +26,7 @@ __all__ = ["detect_format", "load"]
 
 _HAS_WORD = re.compile(r"\w")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
 _BINARY_SUFFIXES = frozenset(
     [
         ".docx",
@@ -52,7 +53,9 @@ def detect_format(data: bytes, path: Path) -> str:
     """ "pdf", "epub", "md" or "txt" from the content; raises when content and name disagree."""
     name = path.name
     suffix = path.suffix.lower()
-    if b"%PDF-" in data[:1024]:
+    # PDF allows junk before the header within the first KiB; a text file that merely
+    # mentions "%PDF-" early on must stay text.
+    if data.lstrip()[:5] == b"%PDF-" or (b"%PDF-" in data[:1024] and suffix not in _TEXT_SUFFIXES):
         return "pdf"
     if data.startswith(_ZIP_MAGIC):
         if (

@@ -517,7 +517,8 @@ def load_epub(path: Path, data: bytes, sha256: str) -> Book:
         warnings_out.append("stripped Project Gutenberg header/licence")
     segments = [s for s in segments if s.has_words(1)]
     _mark_front_matter(segments, package.title)
-    body = [s for s in segments if not s.front]
+    # A part-title page ("Part Two" and nothing else) separates chapters; it is not one.
+    body = [s for s in segments if not s.front and _chapter_text(s)]
     front = [s for s in segments if s.front]
     if not body:
         if not front:
