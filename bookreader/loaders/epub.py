@@ -58,6 +58,7 @@ FRONT_MATTER_TYPES = frozenset(
         "index",
     ]
 )
+BODY_TYPES = frozenset(["bodymatter", "chapter", "part", "division", "volume", "subchapter"])
 _FRONT_FILE = re.compile(
     r"(?:^|[-_/@.])(?:cover|title-?page|halftitle|copyright|uncopyright|imprint|colophon|toc|nav"
     r"|contents|licen[cs]e|wrap0000)(?:[-_.@\d]|$)",
@@ -431,7 +432,7 @@ def _segments(package: Package) -> list[Segment]:
 def _front_doc(doc: SpineDoc, parsed: HtmlDoc, package: Package) -> bool:
     if doc.path in package.nav_paths or "nav" in doc.properties or not doc.linear:
         return True
-    if parsed.epub_types & FRONT_MATTER_TYPES:
+    if parsed.epub_types & FRONT_MATTER_TYPES and not parsed.epub_types & BODY_TYPES:
         return True
     if package.guide.get(doc.path, "") in (
         "cover",

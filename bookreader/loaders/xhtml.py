@@ -134,7 +134,10 @@ class _Collector:
         if element_id and element_id not in self.doc.anchors:
             self.doc.anchors[element_id] = len(self.doc.blocks)
         epub_type = el.get(_EPUB_TYPE) or el.get("epub:type")
-        if epub_type and tag in ("body", "section", "article", "div", "nav"):
+        # The document's role is on <body> or on the wrapper around its text; an epigraph or
+        # dedication nested inside a chapter, after its first paragraph, is no role.
+        wrapper = tag in ("section", "article", "div", "nav") and not self.doc.blocks
+        if epub_type and (tag == "body" or wrapper):
             self.doc.epub_types.update(epub_type.lower().split())
         if tag in BLOCK_TAGS:
             self.flush()
