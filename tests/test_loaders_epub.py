@@ -283,3 +283,15 @@ def test_part_title_pages_are_not_chapters(tmp_path: Path) -> None:
     ]
     book = load(make_epub(tmp_path / "parts.epub", docs, nav_entries=entries))
     assert [c.title for c in book.chapters] == ["One", "Two"]
+
+
+def test_anchor_on_a_block_after_loose_text() -> None:
+    from bookreader.loaders.xhtml import html_to_doc
+
+    doc = html_to_doc(
+        b'<html xmlns="http://www.w3.org/1999/xhtml"><body><div>loose words'
+        b'<h2 id="c2">Two</h2><p>Body <a id="inline"/>text.</p></div></body></html>'
+    )
+    assert [b.text for b in doc.blocks] == ["loose words", "Two", "Body text."]
+    assert doc.anchors == {"c2": 1, "inline": 2}
+    assert doc.first_heading == "Two"

@@ -130,6 +130,8 @@ class _Collector:
                 self.doc.first_heading = " ".join(text.split())
 
     def start(self, el: etree._Element, tag: str) -> None:
+        if tag in BLOCK_TAGS:
+            self.flush()  # first, so that an id on a block names the block it opens
         element_id = el.get("id")
         if element_id and element_id not in self.doc.anchors:
             self.doc.anchors[element_id] = len(self.doc.blocks)
@@ -139,8 +141,6 @@ class _Collector:
         wrapper = tag in ("section", "article", "div", "nav") and not self.doc.blocks
         if epub_type and (tag == "body" or wrapper):
             self.doc.epub_types.update(epub_type.lower().split())
-        if tag in BLOCK_TAGS:
-            self.flush()
         if tag in HEADING_TAGS:
             self.heading_depth += 1
         if tag == "br":
