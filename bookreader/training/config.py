@@ -48,6 +48,9 @@ class DataConfig:
     amplify_prob: float = 0.0
     amplify_max: float = 1.0
     lm_weight: float = 0.2
+    copy_weight: float = 0.0  # loss weight of the needle's own repeat of the key (local lookup)
+    local_prob: float = 0.0  # share of trials with the needle in the question's segment
+    local_until: int = 0  # ... during the first local_until steps only (0: all along)
 
     def validate(self) -> None:
         if self.passkey_weight < 0 or self.books_weight < 0:
@@ -60,6 +63,8 @@ class DataConfig:
             raise UsageError("[data] needs 1 <= segments_min <= segments_max")
         if self.passkey_weight > 0 and self.segments_min < 2:
             raise UsageError("[data] passkey trials need segments_min >= 2")
+        if not 0.0 <= self.local_prob <= 1.0 or self.local_until < 0:
+            raise UsageError("[data] needs 0 <= local_prob <= 1 and local_until >= 0")
         if not 0.0 <= self.amplify_prob <= 1.0 or self.amplify_max < 1.0:
             raise UsageError("[data] needs 0 <= amplify_prob <= 1 and amplify_max >= 1")
 

@@ -89,6 +89,14 @@ class PasskeySample:
         return range(self.length - KEY_DIGITS, self.length)
 
     @property
+    def copy_positions(self) -> range:
+        """Where the needle repeats the key ("Remember it. NNNNN is ..."): predicting these
+        digits is a lookup within the segment, the local twin of the task."""
+        first = self.needle.index(self.key)
+        second = self.needle.index(self.key, first + KEY_DIGITS)
+        return range(self.needle_start + second, self.needle_start + second + KEY_DIGITS)
+
+    @property
     def answer_ids(self) -> Tensor:
         return _ascii_tensor(self.key)
 
@@ -172,6 +180,31 @@ def random_passkey_sample(
 ) -> PasskeySample:
     depth = rng.random() if depth is None else depth
     return passkey_sample(length, depth, random_key(rng), segment_len)
+
+
+def local_passkey_sample(length: int, segment_len: int, rng: random.Random) -> PasskeySample:
+    """A training trial whose needle sits in the question's own segment, where local attention
+    can reach it. Retrieval through memory reuses the same projections (W_Q, W_K, W_V), so
+    learning the easy local lookup first bootstraps the lookup through memory. Never used by
+    the evaluation, whose needles are always in an earlier segment."""
+    key = random_key(rng)
+    needle_len = len(NEEDLE.format(key=key))
+    question_start = length - len(QUESTION) - KEY_DIGITS
+    lo = max((question_start // segment_len) * segment_len, len(INTRO)) - len(INTRO)
+    hi = question_start - needle_len - len(INTRO)
+    choices = [b for b in _boundaries_between(lo, hi)]
+    if not choices:
+        raise ValueError(f"no room for the needle in the question's segment of {segment_len}")
+    return PasskeySample(length, key, rng.choice(choices))
+
+
+def _boundaries_between(lo: int, hi: int) -> list[int]:
+    """Filler sentence boundaries (filler token counts) within [lo, hi]."""
+    period = len(FILLER)
+    found = []
+    for start in range((lo // period) * period, hi + 1, period):
+        found.extend(start + b for b in [0, *_FILLER_BOUNDARIES] if lo <= start + b <= hi)
+    return found
 
 
 def stack_tokens(samples: list[PasskeySample], start: int = 0, end: int | None = None) -> Tensor:

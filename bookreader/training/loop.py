@@ -45,6 +45,7 @@ from bookreader.training.data import (
     INTRO,
     PasskeySample,
     book_token_ids,
+    local_passkey_sample,
     min_passkey_length,
     random_passkey_sample,
     stack_tokens,
@@ -106,8 +107,13 @@ def make_batch(
     if books and rng.random() * total >= data.passkey_weight:
         return BookBatch(_book_windows(books, n_segments * segment_len, train.batch_size, rng))
     samples, factors = [], []
+    local_prob = data.local_prob if data.local_until <= 0 or step < data.local_until else 0.0
     for _ in range(train.batch_size):
-        samples.append(random_passkey_sample(n_segments * segment_len, segment_len, rng))
+        length = n_segments * segment_len
+        if rng.random() < local_prob:
+            samples.append(local_passkey_sample(length, segment_len, rng))
+        else:
+            samples.append(random_passkey_sample(length, segment_len, rng))
         if rng.random() < data.amplify_prob:
             log_max = math.log(max_amplify)
             factors.append((math.exp(rng.uniform(0, log_max)), math.exp(rng.uniform(0, log_max))))
@@ -198,14 +204,30 @@ def passkey_step(
     key_targets = ids[:, answer.start : answer.stop]
     key_loss = F.cross_entropy(key_logits.reshape(-1, logits.shape[-1]), key_targets.reshape(-1))
     lm_loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-    key_acc = (key_logits.argmax(-1) == key_targets).float().mean()
+    hits = (key_logits.argmax(-1) == key_targets).float()  # (B, 5)
+    key_acc = hits.mean()
+    through_memory = torch.tensor(
+        [s.needle_end <= (s.question_start // segment_len) * segment_len for s in batch.samples],
+        device=device,
+    )
     loss = key_loss + data.lm_weight * lm_loss
+    if data.copy_weight > 0:  # the needle's repeat of its key: a lookup within the segment
+        rows = torch.arange(B, device=device)[:, None]
+        where = torch.tensor([list(s.copy_positions) for s in batch.samples], device=device)
+        copy_logits = logits[rows, where - 1]  # (B, 5, V)
+        copy_loss = F.cross_entropy(
+            copy_logits.reshape(-1, logits.shape[-1]), ids[rows, where].reshape(-1)
+        )
+        loss = loss + data.copy_weight * copy_loss
     metrics = {
         "key_loss": key_loss.item(),
         "lm_loss": lm_loss.item(),
         "key_acc": key_acc.item(),
+        "key_acc_memory": hits[through_memory].mean().item() if through_memory.any() else None,
         "segments": float(batch.n_segments),
     }
+    if data.copy_weight > 0:
+        metrics["copy_loss"] = copy_loss.item()
     return StepResult(loss, metrics, ids.numel())
 
 
