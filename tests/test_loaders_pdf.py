@@ -276,3 +276,43 @@ def test_language_from_the_catalog(tmp_path: Path) -> None:
     with open(path, "wb") as handle:
         writer.write(handle)
     assert load(path).language == "en-GB"
+
+
+def test_paragraph_cut_by_a_page_break_is_joined(tmp_path: Path) -> None:
+    pages = [
+        [
+            "Before that night the keeper told of the harbour, the ferry and his lamp",
+            "and of the ships.",
+            "The keeper climbed the stair at dusk and trimmed the wick before",
+        ],
+        [
+            "the weather turned.",
+            "After that the harbour emptied boat by boat until only the ferry was",
+            "left at the quay with its lamps low in the wind.",
+        ],
+    ]
+    book = load(make_pdf(tmp_path / "cut.pdf", pages))
+    chapter = book.chapters[0]
+    assert chapter.paragraphs == [
+        "Before that night the keeper told of the harbour, the ferry and his lamp and of the ships.",
+        "The keeper climbed the stair at dusk and trimmed the wick before the weather turned.",
+        "After that the harbour emptied boat by boat until only the ferry was left at the quay "
+        "with its lamps low in the wind.",
+    ]
+    second_page = chapter.pages[1]
+    assert chapter.text[second_page.offset :].startswith("the weather turned.")
+    at = chapter.text.index("the weather")
+    assert chapter.page_span_of(0, at) == ("1", "1")
+    assert chapter.page_span_of(at, at + 6) == ("2", "2")
+
+
+def test_outline_title_wrapped_over_two_lines_and_title_not_printed(tmp_path: Path) -> None:
+    pages = [
+        ["12 Graphical", "procedures", *body_lines("Graph")],
+        ["Text that opens the page without any heading.", *body_lines("Plain")],
+    ]
+    outline = [("12 Graphical procedures", 0), ("13 Packages", 1)]
+    book = load(make_pdf(tmp_path / "wrap.pdf", pages, outline=outline))
+    first, second = book.chapters
+    assert first.text.startswith("Graph line 1") and "procedures" not in first.text
+    assert second.text.startswith("Text that opens the page")  # nothing dropped

@@ -196,25 +196,41 @@ class _Start:
     page: int  # 0-based
     line: int  # line within the page where the chapter begins
     title: str
+    heading_lines: int = 0  # lines from `line` on that print the title (not chapter text)
 
 
-def _find_title_line(lines: list[str], title: str) -> int:
-    """The line on a page where an outline title is printed (0 when not found)."""
-    wanted = re.sub(r"\W+", "", title.lower())[:30]
+def _norm(text: str) -> str:
+    return re.sub(r"\W+", "", text.lower())
+
+
+def _find_title(lines: list[str], title: str) -> tuple[int, int]:
+    """(line, line count) where an outline title is printed on its page, following it over a
+    wrap onto a second or third line; (0, 0) when it is not found."""
+    wanted = _norm(title)
     if not wanted:
-        return 0
+        return 0, 0
     for k, line in enumerate(lines):
-        have = re.sub(r"\W+", "", line.lower())
-        if have and (have.startswith(wanted) or wanted.startswith(have[: max(len(have), 8)])):
-            return k
-    return 0
+        have = _norm(line)
+        if not have or not (
+            have.startswith(wanted[:30]) or (len(have) >= 8 and wanted.startswith(have))
+        ):
+            continue
+        count = 1
+        while len(have) < len(wanted) and k + count < len(lines) and count < 3:
+            longer = have + _norm(lines[k + count])
+            if not wanted.startswith(longer):
+                break
+            have, count = longer, count + 1
+        return k, count
+    return 0, 0
 
 
 def _starts_from_outline(pages: list[PageText], outline: list[tuple[int, str]]) -> list[_Start]:
     starts = []
     for page, title in outline:
         if page < len(pages):
-            starts.append(_Start(page, _find_title_line(pages[page].lines, title), title))
+            line, count = _find_title(pages[page].lines, title)
+            starts.append(_Start(page, line, title, count))
     return sorted(starts, key=lambda s: (s.page, s.line))  # two entries on one page
 
 
@@ -226,7 +242,7 @@ def _starts_from_headings(pages: list[PageText]) -> list[_Start]:
             where.append((p, k))
             flat.append(line)
     sections = find_sections(flat, strict_blank=False, pdf=True)
-    return [_Start(*where[s.heading], s.title) for s in sections]
+    return [_Start(*where[s.heading], s.title, s.body - s.heading) for s in sections]
 
 
 def _starts_by_pages(pages: list[PageText]) -> list[_Start]:
@@ -237,19 +253,35 @@ def _starts_by_pages(pages: list[PageText]) -> list[_Start]:
     return starts
 
 
+def _continues(previous: str, following: str) -> bool:
+    """A paragraph cut by a page break: no closing punctuation, the next page goes on in
+    lower case (or the break fell inside a hyphenated word)."""
+    return bool(previous) and (
+        previous.endswith("-") or (not _SENTENCE_END.search(previous) and following[:1].islower())
+    )
+
+
 def _build_chapter(
     index: int, title: str, parts: list[tuple[PageText, list[str]]], front: bool
 ) -> Chapter:
-    """Join the paragraphs of each page slice, remembering where each page starts."""
+    """Join the paragraphs of each page slice, remembering where each page's text starts
+    (inside a paragraph when the page break cut one)."""
     text_parts: list[str] = []
     marks: list[PageMark] = []
-    length = 0
+    length = 0  # of PARAGRAPH_BREAK.join(text_parts)
     for page, lines in parts:
         paragraphs = _paragraphs(lines)
         if not paragraphs:
             continue
-        offset = length + (len(PARAGRAPH_BREAK) if text_parts else 0)
-        marks.append(PageMark(offset=offset if marks else 0, number=page.number, label=page.label))
+        if text_parts and _continues(text_parts[-1], paragraphs[0]):
+            glue = "" if text_parts[-1].endswith("-") else " "
+            marks.append(PageMark(length + len(glue), page.number, page.label))
+            text_parts[-1] += glue + paragraphs[0]
+            length += len(glue) + len(paragraphs[0])
+            paragraphs = paragraphs[1:]
+        else:
+            offset = length + len(PARAGRAPH_BREAK) if text_parts else 0
+            marks.append(PageMark(offset, page.number, page.label))
         for paragraph in paragraphs:
             length += (len(PARAGRAPH_BREAK) if text_parts else 0) + len(paragraph)
             text_parts.append(paragraph)
@@ -268,14 +300,13 @@ def _build_chapter(
 def _slice(
     pages: list[PageText], start: _Start, end: _Start | None
 ) -> list[tuple[PageText, list[str]]]:
+    """The lines from just after `start`'s heading up to `end`'s heading, page by page."""
     last_page = end.page if end else len(pages) - 1
     parts = []
     for p in range(start.page, last_page + 1):
         lines = pages[p].lines
-        lo = start.line if p == start.page else 0
+        lo = start.line + start.heading_lines if p == start.page else 0
         hi = end.line if end and p == end.page else len(lines)
-        if p == start.page and lo < len(lines):
-            lo += 1  # the heading line itself is the title
         if hi > lo:
             parts.append((pages[p], lines[lo:hi]))
     return parts
@@ -373,18 +404,14 @@ def _assemble(
     front: list[Chapter] = []
     first = starts[0]
     if how != "pages" and (first.page, first.line) > (0, 0):
-        lead = _slice(pages, _Start(0, -1, "Front matter"), first)
+        lead = _slice(pages, _Start(0, 0, "Front matter"), first)
         chapter = _build_chapter(0, "Front matter", lead, front=True)
         if chapter.text:
             front.append(chapter)
     chapters = []
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else None
-        keep_heading = how == "pages"
-        parts = _slice(
-            pages, _Start(start.page, start.line - (1 if keep_heading else 0), start.title), end
-        )
-        chapter = _build_chapter(len(chapters), start.title, parts, front=False)
+        chapter = _build_chapter(len(chapters), start.title, _slice(pages, start, end), front=False)
         if chapter.text:
             chapters.append(chapter)
     return chapters, front
