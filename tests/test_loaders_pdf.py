@@ -316,3 +316,18 @@ def test_outline_title_wrapped_over_two_lines_and_title_not_printed(tmp_path: Pa
     first, second = book.chapters
     assert first.text.startswith("Graph line 1") and "procedures" not in first.text
     assert second.text.startswith("Text that opens the page")  # nothing dropped
+
+
+def test_numbered_subheadings_stand_alone() -> None:
+    lines = [
+        "the end of a long paragraph of the previous section that runs on here",
+        "2.1 Overview",
+        "Sources In order to build the dataset we use only openly licensed texts and",
+        "articles of at least two thousand tokens.",
+    ]
+    assert pdf_loader._paragraphs(lines) == [
+        "the end of a long paragraph of the previous section that runs on here",
+        "2.1 Overview",
+        "Sources In order to build the dataset we use only openly licensed texts and "
+        "articles of at least two thousand tokens.",
+    ]

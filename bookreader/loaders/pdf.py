@@ -39,6 +39,7 @@ from bookreader.loaders.cleanup import (
 from bookreader.loaders.headings import find_sections
 
 PAGES_PER_CHUNK = 10
+_SUBSECTION = re.compile(r"^\d{1,2}(?:\.\d{1,2}){1,3}\.?\s+[A-Z][^.!?]{0,80}$")
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
 _JUNK_TITLES = re.compile(r"^(untitled|microsoft word|.*\.(?:tex|dvi|docx?|pdf))", re.IGNORECASE)
 
@@ -181,6 +182,11 @@ def _paragraphs(lines: list[str]) -> list[str]:
             if current:
                 paragraphs.append(" ".join(current))
                 current = []
+            continue
+        if _SUBSECTION.match(stripped) and len(stripped) < 0.85 * typical:
+            # "2.1 Overview": a numbered heading stands alone, whatever surrounds it.
+            paragraphs.extend([" ".join(current), stripped] if current else [stripped])
+            current = []
             continue
         current.append(stripped)
         if _SENTENCE_END.search(stripped) and len(stripped) < 0.85 * typical:
