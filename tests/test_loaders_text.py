@@ -397,3 +397,17 @@ def test_chapter_the_first(tmp_path: Path) -> None:
         "CHAPTER THE SECOND.",
         "CHAPTER THE THIRD.",
     ]
+
+
+def test_markdown_inline_syntax_becomes_plain_text(tmp_path: Path) -> None:
+    text = (
+        "# The Ledger\n\n## One\n\n> A **bold** move, *really*, see [the site](http://x.org) "
+        f"and `code`; 2*3*4 and snake_case stay.\n\n{body('A')}\n\n## Two\n\n{body('B')}\n"
+    )
+    book = load(write(tmp_path, "inline.md", text))
+    assert book.chapters[0].paragraphs[0] == (
+        "A bold move, really, see the site and code; 2*3*4 and snake_case stay."
+    )
+    # A .txt file keeps its characters as they are.
+    plain = load(write(tmp_path, "inline.txt", text.replace("#", "CHAPTER I.", 1)))
+    assert "**bold**" in plain.text

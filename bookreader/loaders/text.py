@@ -139,7 +139,9 @@ def load_text(path: Path, data: bytes, sha256: str) -> Book:
     opening, used = _opening_metadata(lines)
     lines = lines[used:]
     meta = {**opening, **header}
-    chapters, front = _chapters(lines, fallback_title=meta.get("title") or path.stem)
+    chapters, front = _chapters(
+        lines, fallback_title=meta.get("title") or path.stem, markdown=fmt == "md"
+    )
     if not any(c.text.strip() for c in chapters):
         raise EmptyBook(f"{name}: no readable text")
     if len(chapters) == 1 and len(lines) > 400:
@@ -157,22 +159,48 @@ def load_text(path: Path, data: bytes, sha256: str) -> Book:
     )
 
 
-def _chapters(lines: list[str], fallback_title: str) -> tuple[list[Chapter], list[Chapter]]:
+_MD_IMAGE_OR_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])")
+_MD_CODE = re.compile(r"`([^`]+)`")
+_MD_QUOTE = re.compile(r"^(?:>\s?)+")
+
+
+def markdown_to_text(paragraph: str) -> str:
+    """Inline Markdown to plain text: links and images keep their text, emphasis and code
+    marks and block-quote markers go."""
+    paragraph = _MD_QUOTE.sub("", paragraph)
+    paragraph = _MD_IMAGE_OR_LINK.sub(r"\1", paragraph)
+    paragraph = _MD_STRONG.sub(r"\2", paragraph)
+    paragraph = _MD_EMPHASIS.sub(r"\1", paragraph)
+    return _MD_CODE.sub(r"\1", paragraph).strip()
+
+
+def _text_of(lines: list[str], markdown: bool) -> str:
+    paragraphs = paragraphs_from_lines(lines)
+    if markdown:
+        paragraphs = [markdown_to_text(p) for p in paragraphs]
+    return join_paragraphs(paragraphs)
+
+
+def _chapters(
+    lines: list[str], fallback_title: str, markdown: bool = False
+) -> tuple[list[Chapter], list[Chapter]]:
     sections = find_sections(lines)
     if not sections:
-        text = join_paragraphs(paragraphs_from_lines(lines))
+        text = _text_of(lines, markdown)
         return [Chapter(index=0, title=fallback_title, text=text, source="whole text")], []
     chapters = [
         Chapter(
             index=k,
-            title=s.title,
-            text=join_paragraphs(paragraphs_from_lines(lines[s.body : s.end])),
+            title=markdown_to_text(s.title) if markdown else s.title,
+            text=_text_of(lines[s.body : s.end], markdown),
             source=f"lines {s.heading + 1}-{s.end}",
         )
         for k, s in enumerate(sections)
     ]
     front: list[Chapter] = []
-    before = join_paragraphs(paragraphs_from_lines(lines[: sections[0].heading]))
+    before = _text_of(lines[: sections[0].heading], markdown)
     if before:
         front.append(Chapter(index=0, title="Front matter", text=before, front_matter=True))
     return chapters, front
