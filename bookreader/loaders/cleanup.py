@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 
 from bookreader.book import PARAGRAPH_BREAK
 
-_BLANK_LINES = re.compile(r"\n\s*\n")
 _SOFT_HYPHEN = "\u00ad"
 
 # Project Gutenberg markers: "*** START OF THE PROJECT GUTENBERG EBOOK X ***", the older
@@ -85,18 +84,6 @@ def strip_gutenberg(text: str) -> tuple[str, bool]:
         text = text[:cut]
         stripped = True
     return text, stripped
-
-
-def looks_like_gutenberg_boilerplate(text: str) -> bool:
-    """A paragraph or page that belongs to the Project Gutenberg header or licence."""
-    lowered = text.lower()
-    return "project gutenberg" in lowered and (
-        "license" in lowered
-        or "licence" in lowered
-        or "start of" in lowered
-        or "end of" in lowered
-        or "ebook" in lowered
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,7 +175,3 @@ def vocabulary_of(texts: Iterable[str]) -> set[str]:
     for text in texts:
         words.update(w.lower() for w in _WORDS.findall(_HYPHENATED.sub(" ", text)))
     return words
-
-
-def split_blank_paragraphs(text: str) -> list[str]:
-    return [clean_inline(p) for p in _BLANK_LINES.split(text) if p.strip()]
