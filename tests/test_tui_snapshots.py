@@ -40,11 +40,19 @@ def make_app(tmp_path: Path) -> BookreaderApp:
     )
 
 
+def steady_cursor(pilot: Pilot) -> None:
+    # A blinking cursor is drawn or not depending on when the screenshot falls: keep it on.
+    pilot.app.screen.query_one("#question", Input).cursor_blink = False
+
+
 async def answered(pilot: Pilot) -> None:
     await ready(pilot)
+    steady_cursor(pilot)
     pilot.app.screen.query_one("#question", Input).value = QUESTION
     await pilot.press("enter")
-    await wait_for(pilot, lambda: any(a.done for a in pilot.app.screen.query(AnswerMessage)))
+    screen = pilot.app.screen
+    # Done, and the worker's end processed too (the status bar is back to "ready").
+    await wait_for(pilot, lambda: any(a.done for a in screen.query(AnswerMessage)) and screen.idle)
     await pilot.pause()
 
 
@@ -66,6 +74,7 @@ def test_passage_viewer(snap_compare, tmp_path: Path) -> None:
 def test_help_screen(snap_compare, tmp_path: Path) -> None:
     async def open_help(pilot: Pilot) -> None:
         await ready(pilot)
+        steady_cursor(pilot)
         await pilot.press("f1")
         await pilot.pause()
 

@@ -214,10 +214,16 @@ class ChatScreen(Screen[None]):
         if self.history.turns:
             conversation.show_turns(self.history.turns)
         else:
-            conversation.show_placeholder(
-                f"{book.title}: {len(book.chapters)} chapters, {book.word_count:,} words.\n"
-                "Ask a question below; ctrl+s summarizes, F1 shows every key."
-            )
+            conversation.show_placeholder(self._introduction())
+
+    def _introduction(self) -> str:
+        book = self.book
+        if book is None:
+            return ""
+        return (
+            f"{book.title}: {len(book.chapters)} chapters, {book.word_count:,} words.\n"
+            "Ask a question below; ctrl+s summarizes, F1 shows every key."
+        )
 
     def _engine_ready(self, engine: Engine) -> None:
         self.query_one(StatusBar).update_info(
@@ -349,7 +355,9 @@ class ChatScreen(Screen[None]):
         self._generation += 1
         # Queued questions belong to the conversation being cleared; reading goes on.
         self._jobs = deque(job for job in self._jobs if job.kind == "read")
-        self.query_one(Conversation).clear()
+        conversation = self.query_one(Conversation)
+        conversation.clear()
+        conversation.show_placeholder(self._introduction())
         if self.history is not None:
             self.history.turns = []
             self.bookreader.history_store.delete(self.history.sha256)
