@@ -5,7 +5,7 @@ EPUB and PDF bytes (small generated books, plus the corpus when present)."""
 from __future__ import annotations
 
 import hashlib
-import os
+import random
 import zipfile
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from bookreader.errors import (
 )
 from bookreader.loaders import detect_format, load
 
+NOISE = random.Random(2).randbytes(4096)  # fixed bytes: test ids must match across workers
 CHAPTER_TEXT = "CHAPTER I.\n\n" + "The keeper wrote in the ledger every night. " * 20 + "\n"
 
 
@@ -49,16 +50,17 @@ def test_sha256_is_of_the_file_bytes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "error", "phrase"),
     [
-        ("random.epub", os.urandom(4096), CorruptBook, "not an EPUB"),
-        ("random.pdf", os.urandom(4096), CorruptBook, "not a PDF"),
+        ("random.epub", NOISE, CorruptBook, "not an EPUB"),
+        ("random.pdf", NOISE, CorruptBook, "not a PDF"),
         ("random.txt", bytes(range(256)) * 16, UnsupportedFormat, "binary data"),
         ("empty.epub", b"", EmptyBook, "empty"),
         ("empty.txt", b"   \n", EmptyBook, "empty"),
         ("letter.docx", b"PK\x03\x04" + b"\x00" * 100, UnsupportedFormat, "not an EPUB"),
-        ("photo.jpg", b"\xff\xd8\xff\xe0" + os.urandom(500), UnsupportedFormat, "not supported"),
-        ("broken.pdf", b"%PDF-1.7\n" + os.urandom(2000), CorruptBook, "broken.pdf"),
-        ("broken.epub", b"PK\x03\x04" + os.urandom(2000), CorruptBook, "broken.epub"),
+        ("photo.jpg", b"\xff\xd8\xff\xe0" + NOISE[:500], UnsupportedFormat, "not supported"),
+        ("broken.pdf", b"%PDF-1.7\n" + NOISE[:2000], CorruptBook, "broken.pdf"),
+        ("broken.epub", b"PK\x03\x04" + NOISE[:2000], CorruptBook, "broken.epub"),
     ],
+    ids=lambda value: value if isinstance(value, str) else getattr(value, "__name__", "bytes"),
 )
 def test_bad_files_raise_one_line_typed_errors(
     tmp_path: Path, name: str, content: bytes, error: type[Exception], phrase: str
