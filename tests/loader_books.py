@@ -172,9 +172,11 @@ def relabel(path: Path, prefix_pages: int) -> Path:
     return path
 
 
-def encrypt(path: Path, user_password: str, owner_password: str = "owner") -> Path:
+def encrypt(
+    path: Path, user_password: str, owner_password: str = "owner", algorithm: str = "RC4-128"
+) -> Path:
     writer = PdfWriter(clone_from=PdfReader(path))
-    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm="RC4-128")
+    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm=algorithm)
     buffer = io.BytesIO()
     writer.write(buffer)
     path.write_bytes(buffer.getvalue())

@@ -331,3 +331,30 @@ def test_numbered_subheadings_stand_alone() -> None:
         "Sources In order to build the dataset we use only openly licensed texts and "
         "articles of at least two thousand tokens.",
     ]
+
+
+@pytest.mark.parametrize("user_password", ["", "secret"])
+def test_aes_encrypted_pdf(tmp_path: Path, user_password: str) -> None:
+    pytest.importorskip("cryptography", reason="AES PDFs need the cryptography package")
+    path = make_pdf(tmp_path / "aes.pdf", [body_lines("Aes")])
+    encrypt(path, user_password=user_password, algorithm="AES-256")
+    if user_password:
+        with pytest.raises(EncryptedBook, match=r"aes\.pdf: the PDF is password-protected"):
+            load(path)
+    else:  # owner password only: opens with the empty user password
+        assert "Aes line 1" in load(path).text
+
+
+def test_aes_without_cryptography_says_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pypdf.errors import DependencyError
+
+    path = encrypt(make_pdf(tmp_path / "needs.pdf", [body_lines("X")]), user_password="")
+
+    def missing(self: PdfReader, password: str) -> int:
+        raise DependencyError("cryptography is required for AES algorithm")
+
+    monkeypatch.setattr(PdfReader, "decrypt", missing)
+    with pytest.raises(EncryptedBook, match=r"needs\.pdf: .*needs the 'cryptography' package"):
+        load(path)

@@ -74,7 +74,13 @@ def _open(data: bytes, name: str) -> PdfReader:
     if reader.is_encrypted:
         try:
             opened = reader.decrypt("")
-        except (NotImplementedError, DependencyError, FileNotDecryptedError, PdfReadError):
+        except DependencyError:
+            # AES needs the optional `cryptography` package (pypdf[crypto]).
+            raise EncryptedBook(
+                f"{name}: the PDF is AES-encrypted and reading it needs the 'cryptography' "
+                "package (pip install cryptography)"
+            ) from None
+        except (NotImplementedError, FileNotDecryptedError, PdfReadError):
             opened = 0
         if not opened:
             raise EncryptedBook(f"{name}: the PDF is password-protected")
