@@ -358,3 +358,13 @@ def test_aes_without_cryptography_says_what_is_missing(
     monkeypatch.setattr(PdfReader, "decrypt", missing)
     with pytest.raises(EncryptedBook, match=r"needs\.pdf: .*needs the 'cryptography' package"):
         load(path)
+
+
+def test_keyword_heading_with_title_on_the_next_line(tmp_path: Path) -> None:
+    pages = [
+        ["CHAPTER I", "The Lamp", *body_lines("Lamp")],
+        ["CHAPTER II", "The Storm", *body_lines("Storm")],
+    ]
+    book = load(make_pdf(tmp_path / "t.pdf", pages))
+    assert [c.title for c in book.chapters] == ["CHAPTER I The Lamp", "CHAPTER II The Storm"]
+    assert book.chapters[0].text.startswith("Lamp line 1")

@@ -155,6 +155,13 @@ def _is_title_line(line: str) -> bool:
     )
 
 
+def _is_pdf_title_line(line: str) -> bool:
+    """PDF text has no blank lines: a title is a short capitalised line that ends no sentence
+    (the first line of a chapter's text is longer or ends with a full stop)."""
+    stripped = line.strip()
+    return len(stripped.split()) <= 8 and stripped[:1].isupper() and not stripped.endswith(".")
+
+
 def _strip_markup(title: str) -> str:
     return clean_inline(title.strip("*_ "))
 
@@ -204,7 +211,7 @@ class _Detector:
         if (
             nxt < len(self.lines)
             and _is_title_line(self.lines[nxt])
-            and self.blank(nxt + 1)
+            and (self.blank(nxt + 1) or (self.pdf and _is_pdf_title_line(self.lines[nxt])))
             and not self.match_any_family(nxt)
         ):
             return clean_inline(self.lines[nxt]), nxt + 1
