@@ -15,6 +15,7 @@ from bookreader.tui.screens.chat import summary_for
 from bookreader.tui.screens.passage import find_sentence, locate_passage
 from bookreader.tui.widgets.chapter_list import chapter_name
 from bookreader.tui.widgets.conversation import render_answer
+from bookreader.tui.widgets.status_bar import short_model_name
 
 PDF_CITATION = Citation(
     chapter_index=2,
@@ -115,3 +116,10 @@ def test_chapter_name_does_not_repeat_the_word_chapter() -> None:
     titled = Chapter(index=0, title="Chapter 6: Nineteen Days of Fog", text="Fog.")
     book.chapters = [titled]
     assert chapter_name(book, 0) == '"Chapter 6: Nineteen Days of Fog"'
+
+
+def test_status_bar_names_a_local_model_by_its_folder() -> None:
+    assert short_model_name("/home/reader/models/passkey-tiny") == "passkey-tiny"
+    assert short_model_name("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"[:23] + "…"
+    assert short_model_name("org/small") == "org/small"
+    assert short_model_name(None) == "—"

@@ -8,6 +8,7 @@ whether the state came from the cache.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -22,6 +23,18 @@ def human_bytes(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"  # unreachable; keeps type checkers content
+
+
+MODEL_WIDTH = 24
+
+
+def short_model_name(model: str | None) -> str:
+    """A local model folder by its name (the full path would crowd out the rest), a hub id as
+    it is; either cut to MODEL_WIDTH characters."""
+    if not model:
+        return "—"
+    name = Path(model).name if Path(model).is_absolute() else model
+    return name if len(name) <= MODEL_WIDTH else name[: MODEL_WIDTH - 1] + "…"
 
 
 @dataclass
@@ -40,7 +53,7 @@ class StatusInfo:
         text.append(f" {self.phase} ", style="reverse")
         parts = [
             ("engine", self.engine),
-            ("model", self.model or "—"),
+            ("model", short_model_name(self.model)),
             ("device", self.device or "—"),
         ]
         if self.tokens_read:
