@@ -9,7 +9,8 @@
   `load` also parses every XHTML document into paragraphs and chapters), and against
   read_epub plus lxml `text_content()` of every spine document (the plainest text extraction).
 - Peak memory (VmHWM of a fresh Linux process, and its growth over the RSS after imports)
-  loading the 113-page R manual, against plain pypdf extraction of the same file.
+  loading the 113-page R manual and a synthetic 2,000-page PDF, against plain pypdf
+  extraction of the same file (which keeps every page's decoded content cached).
 
 Skips cleanly (exit 0) when ../shared/corpus is absent.
 """
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -146,33 +149,68 @@ print(before, status("VmHWM"))
 """
 
 
-def peak_memory(mode: str) -> tuple[float, float]:
-    """(peak RSS, peak RSS minus the RSS after imports) in MiB, from a fresh process."""
-    code = _CHILD.format(root=str(ROOT), path=str(R_MANUAL))
+def peak_memory(mode: str, path: Path) -> tuple[float, float, float]:
+    """(peak RSS, peak RSS minus the RSS after imports) in MiB and the CPU seconds taken
+    (imports included), from a fresh process."""
+    code = _CHILD.format(root=str(ROOT), path=str(path))
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [sys.executable, "-c", code, mode], capture_output=True, text=True, check=True
     ).stdout.split()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = (after.ru_utime + after.ru_stime) - (usage.ru_utime + usage.ru_stime)
     before, peak = (int(v) / 1024 for v in out)  # /proc reports KiB
-    return peak, peak - before
+    return peak, peak - before, seconds
 
 
-def bench_memory() -> None:
-    if not R_MANUAL.exists():
-        return
-    ours_peak, ours_growth = peak_memory("ours")
-    plain_peak, plain_growth = peak_memory("plain")
-    print("\nPeak memory loading the 113-page R manual (fresh process, VmHWM)")
-    print(
-        f"  plain pypdf extract_text : peak {plain_peak:7.1f} MiB, +{plain_growth:6.1f} MiB over imports"
-    )
-    print(
-        f"  bookreader load()        : peak {ours_peak:7.1f} MiB, +{ours_growth:6.1f} MiB over imports"
-    )
+def print_memory(label: str, path: Path) -> None:
+    plain = peak_memory("plain", path)
+    ours = peak_memory("ours", path)
+    print(f"\nPeak memory, {label} (fresh process each, VmHWM)")
+    for name, (peak, growth, seconds) in (
+        ("plain pypdf extract_text", plain),
+        ("bookreader load()", ours),
+    ):
+        print(
+            f"  {name:<25}: peak {peak:7.1f} MiB, +{growth:6.1f} MiB over imports ({seconds:.1f} CPU s)"
+        )
+
+
+def write_long_pdf(path: Path, pages: int) -> None:
+    """A synthetic book of `pages` pages, 40 distinct lines each, with an outline."""
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path))
+    for page in range(pages):
+        if page % 20 == 0:
+            c.bookmarkPage(f"p{page}")
+            c.addOutlineEntry(f"Chapter {page // 20 + 1}", f"p{page}", level=0)
+        for line in range(40):
+            c.drawString(
+                60,
+                800 - 19 * line,
+                f"Page {page} line {line}: the keeper logged ships {page * line}.",
+            )
+        c.showPage()
+    c.save()
+
+
+def bench_memory(long_pages: int) -> None:
+    if R_MANUAL.exists():
+        print_memory("the 113-page R manual", R_MANUAL)
+    if long_pages:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "long.pdf"
+            write_long_pdf(path, long_pages)
+            print_memory(f"a synthetic {long_pages}-page PDF", path)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--long-pages", type=int, default=2000, help="synthetic PDF for memory (0: skip)"
+    )
     args = parser.parse_args()
     if not CORPUS.is_dir():
         print(f"skipped: corpus not found at {CORPUS}")
@@ -180,7 +218,7 @@ def main() -> int:
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)  # same quiet for the baseline
     bench_pdf(args.repeat)
     bench_epub(max(args.repeat, 3))
-    bench_memory()
+    bench_memory(args.long_pages)
     return 0
 
 

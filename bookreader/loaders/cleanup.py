@@ -105,46 +105,63 @@ def _line_key(line: str, page_tokens: set[str]) -> str:
     return " ".join(words)
 
 
-def remove_running_lines(
-    pages: Sequence[list[str]], labels: Sequence[str] | None = None, edge: int = 2
-) -> tuple[list[list[str]], int]:
-    """Drop page numbers and the header/footer lines that repeat across pages.
+def page_tokens(number: int, label: str | None = None) -> set[str]:
+    """How a page can print its own number: its physical number and its label."""
+    return {str(number), (label or str(number)).lower()}
 
-    Only the first and last `edge` non-blank lines of each page are candidates; a line (its
-    page number masked) counts as running when it appears at an edge of at least 2 pages if it
-    carries the page number, else of at least max(3, 30%) of the pages. Returns the cleaned pages and how many lines were removed.
-    """
-    tokens = [
-        {str(k + 1), (labels[k] if labels else str(k + 1)).lower()} for k in range(len(pages))
-    ]
+
+def running_keys(edges: Iterable[tuple[list[str], set[str]]], page_count: int) -> set[str]:
+    """The header/footer lines (page number masked) that repeat across pages, from each
+    page's edge lines and number tokens. A line carrying the page's own number ("Chapter 3:
+    Objects 15") is running from 2 pages on (a short chapter's header repeats only a few
+    times); any other needs max(3, 30%) of the pages."""
     counts: Counter[str] = Counter()
-    for lines, page_tokens in zip(pages, tokens, strict=True):
-        counts.update({_line_key(line, page_tokens) for line in _edges(lines, edge)})
-    threshold = max(3, int(0.3 * len(pages)))
-    # A line carrying the page's own number ("Chapter 3: Objects 15") is a running head from 2
-    # pages on (a short chapter's own header repeats only a few times); others need 30%.
-    running = {
+    for lines, tokens in edges:
+        counts.update({_line_key(line, tokens) for line in lines})
+    threshold = max(3, int(0.3 * page_count))
+    return {
         key
         for key, n in counts.items()
         if key.strip("# ") and (n >= threshold or (n >= 2 and "#" in key.split()))
     }
+
+
+def strip_running(
+    lines: list[str], tokens: set[str], running: set[str], edge: int = 2
+) -> tuple[list[str], int]:
+    """One page without its running lines and bare page numbers (edge lines only)."""
+    edge_ids = {id(line) for line in edge_lines(lines, edge)}
+    kept = []
+    for line in lines:
+        if id(line) in edge_ids and (
+            _line_key(line, tokens) in running or _PAGE_NUMBER.match(line)
+        ):
+            continue
+        kept.append(line)
+    return kept, len(lines) - len(kept)
+
+
+def remove_running_lines(
+    pages: Sequence[list[str]], labels: Sequence[str] | None = None, edge: int = 2
+) -> tuple[list[list[str]], int]:
+    """Drop page numbers and the header/footer lines that repeat across pages (see
+    `running_keys`); only the first and last `edge` non-blank lines of a page are candidates.
+    Returns the cleaned pages and how many lines were removed."""
+    tokens = [page_tokens(k + 1, labels[k] if labels else None) for k in range(len(pages))]
+    running = running_keys(
+        ((edge_lines(lines, edge), t) for lines, t in zip(pages, tokens, strict=True)), len(pages)
+    )
     cleaned: list[list[str]] = []
     removed = 0
-    for lines, page_tokens in zip(pages, tokens, strict=True):
-        edge_ids = {id(line) for line in _edges(lines, edge)}
-        kept = []
-        for line in lines:
-            if id(line) in edge_ids and (
-                _line_key(line, page_tokens) in running or _PAGE_NUMBER.match(line)
-            ):
-                removed += 1
-                continue
-            kept.append(line)
+    for lines, t in zip(pages, tokens, strict=True):
+        kept, n = strip_running(lines, t, running, edge)
         cleaned.append(kept)
+        removed += n
     return cleaned, removed
 
 
-def _edges(lines: list[str], edge: int) -> list[str]:
+def edge_lines(lines: list[str], edge: int = 2) -> list[str]:
+    """The first and last `edge` non-blank lines of a page: where headers and footers sit."""
     content = [line for line in lines if line.strip()]
     if len(content) <= 2 * edge:
         return content

@@ -32,8 +32,11 @@ from bookreader.errors import CorruptBook, EncryptedBook, NoTextLayer
 from bookreader.loaders.cleanup import (
     clean_inline,
     dehyphenate,
+    edge_lines,
     nfkc,
-    remove_running_lines,
+    page_tokens,
+    running_keys,
+    strip_running,
     vocabulary_of,
 )
 from bookreader.loaders.headings import find_sections
@@ -63,7 +66,11 @@ def quiet_pypdf() -> Iterator[None]:
 class PageText:
     number: int  # 1-based physical page
     label: str
-    lines: list[str]
+    text: str  # one string per page: far fewer objects than a list of lines
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
 
 
 def _open(data: bytes, name: str) -> PdfReader:
@@ -114,7 +121,7 @@ def _extract_pages(
         text = nfkc(text).replace("\u00ad", "")
         if not text.strip():
             empty.append(index + 1)
-        pages.append(PageText(index + 1, labels[index], text.split("\n")))
+        pages.append(PageText(index + 1, labels[index], text))
     return pages, empty
 
 
@@ -344,6 +351,22 @@ def _title(reader: PdfReader, pages: list[PageText], path: Path) -> tuple[str, s
     return title, author
 
 
+def _strip_running_lines(pages: list[PageText]) -> int:
+    """Running headers, footers and page numbers out of every page, one page's lines in
+    memory at a time; returns how many lines went."""
+    tokens = [page_tokens(page.number, page.label) for page in pages]
+    running = running_keys(
+        ((edge_lines(page.lines), t) for page, t in zip(pages, tokens, strict=True)), len(pages)
+    )
+    removed = 0
+    for page, t in zip(pages, tokens, strict=True):
+        kept, n = strip_running(page.lines, t, running)
+        if n:
+            page.text = "\n".join(kept)
+            removed += n
+    return removed
+
+
 def _language(reader: PdfReader) -> str | None:
     """The document catalog's /Lang (e.g. "en-US"), when the producer set one."""
     try:
@@ -379,12 +402,12 @@ def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
     warnings_out = []
     if empty:
         warnings_out.append(f"{_pages_phrase(empty)} no text layer")
-    cleaned, removed = remove_running_lines([p.lines for p in pages], [p.label for p in pages])
+    removed = _strip_running_lines(pages)
     if removed:
         warnings_out.append(f"removed {removed} running header/footer and page-number lines")
-    vocabulary = vocabulary_of("\n".join(lines) for lines in cleaned)
-    for page, lines in zip(pages, cleaned, strict=True):
-        page.lines = dehyphenate("\n".join(lines), vocabulary).split("\n")
+    vocabulary = vocabulary_of(page.text for page in pages)
+    for page in pages:
+        page.text = dehyphenate(page.text, vocabulary)
 
     starts = _starts_from_outline(pages, outline)
     how = "outline"
