@@ -343,6 +343,28 @@ async def test_ctrl_l_mid_answer_drops_the_rest_and_the_queue() -> None:
         assert [t.text for t in saved] == ["Third?", "four"]
 
 
+async def test_escape_stops_a_streaming_answer_and_keeps_what_was_shown() -> None:
+    gate = threading.Semaphore(0)
+    script = {"Long?": ["one ", "two ", "three ", 1], "Next?": ["four"]}
+    engine = ScriptedEngine(script, gate=gate)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("escape")  # nothing to stop yet: harmless
+        await ask(pilot, "Long?")
+        await wait_for(pilot, lambda: answers(app) and answers(app)[0].text == "one ")
+        await pilot.press("escape")
+        gate.release()  # the engine produces "two ", which must not be shown
+        await wait_for(pilot, lambda: answers(app)[0].done and screen.idle)
+        (stopped,) = answers(app)
+        assert stopped.text == "one " and stopped.citations == []
+        assert "stopped" in header_text(stopped)
+        # The next question is answered in full.
+        await ask(pilot, "Next?")
+        await wait_for(pilot, lambda: len(answers(app)) == 2 and answers(app)[1].done)
+        assert answers(app)[1].text == "four"
+
+
 async def test_help_keys_and_tab_between_panes() -> None:
     app = make_app(ScriptedEngine())
     async with app.run_test(size=SIZE) as pilot:

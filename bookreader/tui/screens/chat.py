@@ -10,6 +10,7 @@ Workers talk back to the UI only through `call_from_thread`, which also keeps ch
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -43,6 +44,10 @@ class _Stopped(Exception):
     """Raised inside a worker when its results are no longer wanted (app closing, cleared)."""
 
 
+class _StopRequested(_Stopped):
+    """The reader pressed escape: stop the answer or summary being produced."""
+
+
 @dataclass
 class _Job:
     run: Callable[[], None]  # runs in a worker thread
@@ -61,6 +66,7 @@ def summary_for(summary: Summary, chapter: int | None) -> tuple[str, tuple[Citat
 
 class ChatScreen(Screen[None]):
     BINDINGS = [  # noqa: RUF012
+        Binding("escape", "stop", "Stop"),  # the answer or summary being written
         Binding("ctrl+s", "summarize", "Summarize"),
         Binding("ctrl+l", "clear", "Clear"),
         Binding("tab", "app.focus_next", "Pane"),
@@ -75,6 +81,8 @@ class ChatScreen(Screen[None]):
         self.history: History | None = None
         self._jobs: deque[_Job] = deque()
         self._busy = False
+        self._running: str | None = None  # kind of the job in the worker
+        self._stop = threading.Event()  # set by escape; cleared when the next job starts
         self._generation = 0  # bumped by clear: work for an older conversation is dropped
 
     @property
@@ -113,8 +121,10 @@ class ChatScreen(Screen[None]):
     def _pump(self) -> None:
         if self._busy or not self._jobs:
             return
-        self._busy = True
-        self._run_job(self._jobs.popleft())
+        job = self._jobs.popleft()
+        self._busy, self._running = True, job.kind
+        self._stop.clear()
+        self._run_job(job)
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _run_job(self, job: _Job) -> None:
@@ -136,7 +146,7 @@ class ChatScreen(Screen[None]):
                 self.bookreader.fail(BookreaderError(f"unexpected error: {message}"))
             else:
                 self.bookreader.show_error("Unexpected error", message)
-        self._busy = False
+        self._busy, self._running = False, None
         if not self._jobs and self.state is not None:
             self._set_phase("ready")
         self._pump()
@@ -156,6 +166,8 @@ class ChatScreen(Screen[None]):
 
         def report(done: int, total: int, unit: str) -> None:
             nonlocal last_drawn
+            if self._stop.is_set():
+                raise _StopRequested
             now = time.monotonic()
             if now - last_drawn < PROGRESS_INTERVAL_S and done < total:
                 if get_current_worker().is_cancelled:
@@ -274,9 +286,13 @@ class ChatScreen(Screen[None]):
             engine, state = self._ready(generation)
             self._ui(answer.start, engine.name)
             self._ui(self._set_phase, "answering")
+            stopped = False
             try:
                 for chunk in engine.ask(state, question):
                     self._check_current(generation)
+                    if self._stop.is_set():  # keep what was shown, drop the rest
+                        stopped = True
+                        break
                     if isinstance(chunk, str):
                         self._ui(answer.append, chunk)
                     else:
@@ -284,7 +300,7 @@ class ChatScreen(Screen[None]):
             except BookreaderError as error:
                 self._ui(answer.fail, str(error))
                 return
-            self._ui(self._finished, generation, question, answer)
+            self._ui(self._finished, generation, question, answer, stopped)
 
         self._enqueue(_Job(run, "ask"))
         return answer
@@ -316,6 +332,9 @@ class ChatScreen(Screen[None]):
             except BookreaderError as error:
                 self._ui(answer.fail, str(error))
                 return
+            except _StopRequested:
+                self._ui(answer.fail, "Stopped before the summary was finished.")
+                return
             self._check_current(generation)
             text, citations = summary_for(summary, chapter)
             self._ui(answer.append, text)
@@ -342,14 +361,20 @@ class ChatScreen(Screen[None]):
         if generation != self._generation:
             raise _Stopped
 
-    def _finished(self, generation: int, request: str, answer: AnswerMessage) -> None:
-        answer.finish()
+    def _finished(
+        self, generation: int, request: str, answer: AnswerMessage, stopped: bool = False
+    ) -> None:
+        answer.finish(stopped)
         if generation != self._generation or self.history is None or self.book is None:
             return
         self.history.turns += [Turn("question", request), answer.as_turn()]
         self.bookreader.history_store.save(self.history)
 
     # Other actions ----------------------------------------------------------------------------
+
+    def action_stop(self) -> None:
+        if self._running in ("ask", "summarize"):  # reading the book is not stopped this way
+            self._stop.set()
 
     def action_clear(self) -> None:
         self._generation += 1

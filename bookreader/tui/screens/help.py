@@ -18,6 +18,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("tab / shift+tab", "move between chapters, conversation and input"),
     ("← / →", "in the conversation: move between citations"),
     ("enter / click", "on a citation: open the passage it cites"),
+    ("escape", "stop the answer or summary being written"),
     ("escape", "close the passage viewer, this help or an error"),
     ("F1 or ?", "this help"),
     ("ctrl+q", "quit"),

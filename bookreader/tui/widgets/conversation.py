@@ -183,10 +183,10 @@ class AnswerMessage(Vertical):
             return
         box.mount(CitationLink(len(self.citations), citation))
 
-    def finish(self) -> None:
+    def finish(self, stopped: bool = False) -> None:
         self.done = True
         self._refresh_part(".answer--body", self._body())
-        self.set_state("")
+        self.set_state("stopped" if stopped else "")
 
     def fail(self, message: str) -> None:
         self.done = True
