@@ -411,3 +411,19 @@ def test_markdown_inline_syntax_becomes_plain_text(tmp_path: Path) -> None:
     # A .txt file keeps its characters as they are.
     plain = load(write(tmp_path, "inline.txt", text.replace("#", "CHAPTER I.", 1)))
     assert "**bold**" in plain.text
+
+
+def test_utf16_with_bom(tmp_path: Path) -> None:
+    text = f"CHAPTER I.\n\n“Café” {body('One')}\n\nCHAPTER II.\n\n{body('Two')}\n"
+    path = tmp_path / "wide.txt"
+    path.write_bytes(text.replace("\n", "\r\n").encode("utf-16"))  # BOM + UTF-16-LE
+    book = load(path)
+    assert [c.title for c in book.chapters] == ["CHAPTER I.", "CHAPTER II."]
+    assert "“Café”" in book.text
+
+
+def test_cp1252_undefined_bytes_fall_back_to_latin1(tmp_path: Path) -> None:
+    path = tmp_path / "odd.txt"
+    path.write_bytes(f"CHAPTER I.\n\nCaf\xe9 \x81 {body('One')}\n".encode("latin-1") + b"\x93q\x94")
+    book = load(path)
+    assert "\ufffd" not in book.text and "Café" in book.text

@@ -34,7 +34,13 @@ _LANGUAGES = {"english": "en", "french": "fr", "german": "de", "spanish": "es", 
 
 
 def decode(data: bytes, name: str) -> str:
-    """Bytes -> str: UTF-8 (BOM optional), else Windows-1252. Binary data is refused."""
+    """Bytes -> str: UTF-16 with a BOM, UTF-8 (BOM optional), else Windows-1252. Binary data
+    is refused."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise UnsupportedFormat(f"{name}: damaged UTF-16 text") from None
     if data.startswith(_UTF8_BOM):
         data = data[len(_UTF8_BOM) :]
     if b"\x00" in data[:65536]:
@@ -42,21 +48,19 @@ def decode(data: bytes, name: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        text = (
-            data.decode("cp1252", errors="strict") if _cp1252_ok(data) else data.decode("latin-1")
-        )
-        text = _fix_cp1252_bom(text)
+        text = _fix_cp1252_bom(_decode_cp1252(data))
     if _control_ratio(text) > 0.01:
         raise UnsupportedFormat(f"{name}: binary data, not a PDF, EPUB or text file")
     return text
 
 
-def _cp1252_ok(data: bytes) -> bool:
+def _decode_cp1252(data: bytes) -> str:
+    # The five bytes Windows-1252 leaves undefined (0x81, 0x8D, ...) make it fail; Latin-1
+    # maps every byte, so the text still decodes without replacement characters.
     try:
-        data.decode("cp1252")
+        return data.decode("cp1252")
     except UnicodeDecodeError:
-        return False
-    return True
+        return data.decode("latin-1")
 
 
 def _fix_cp1252_bom(text: str) -> str:
