@@ -207,7 +207,7 @@ def bench_memory(long_pages: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
         "--long-pages", type=int, default=2000, help="synthetic PDF for memory (0: skip)"
     )
