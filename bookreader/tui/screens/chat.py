@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, OptionList
+from textual.widgets import Header, Input, OptionList
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from bookreader.book import Book, Citation
@@ -32,6 +32,7 @@ from bookreader.tui.history import History, Turn
 from bookreader.tui.screens.passage import PassageScreen
 from bookreader.tui.widgets.chapter_list import ChapterList, chapter_index_of, chapter_name
 from bookreader.tui.widgets.conversation import AnswerMessage, CitationLink, Conversation
+from bookreader.tui.widgets.footer import Footer
 from bookreader.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:

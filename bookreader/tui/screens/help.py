@@ -8,7 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from bookreader.tui.widgets.footer import Footer
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "in the input: ask the question"),

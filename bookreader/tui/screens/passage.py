@@ -15,9 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, Citation, Passage
+from bookreader.tui.widgets.footer import Footer
 
 CONTEXT_PARAGRAPHS = 12  # shown before and after the passage
 
