@@ -70,4 +70,9 @@ class Engine(Protocol):
         progress: ProgressCallback | None = None,
     ) -> Summary: ...
 
-    def ask(self, state: BookState, question: str) -> Iterator[AnswerChunk]: ...
+    def ask(
+        self, state: BookState, question: str, chapter: int | None = None
+    ) -> Iterator[AnswerChunk]:
+        """Answer `question`; with `chapter` (a 0-based chapter index) retrieve and cite only
+        that chapter's passages."""
+        ...

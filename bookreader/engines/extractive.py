@@ -7,6 +7,9 @@
   chapters. The threshold is relative to the question: when half or more of its words never
   occur in the book, or the chosen passages hold less than `MIN_COVERAGE` of its IDF weight,
   the answer says the book does not seem to answer it instead of quoting noise.
+  `ask(..., chapter=i)` retrieves and cites only chapter i's passages. A question that names
+  nothing but the chapter itself ("What happens in chapter 3?") gets the chapter's most central
+  passages (LexRank over its sentences, as in `summarize`), in reading order.
 - `summarize`: LexRank (Erkan & Radev 2004): cosine similarity of TF-IDF sentence vectors,
   PageRank by power iteration, first within each chapter, then across the chapters' picks; the
   result is in reading order. Graphs are capped at `MAX_CANDIDATES` sentences (pre-filtered by
@@ -27,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from bookreader.book import Book, Citation, Passage
+from bookreader.book import Book, Chapter, Citation, Passage
 from bookreader.engines.base import (
     AnswerChunk,
     BookState,
@@ -44,6 +47,7 @@ from bookreader.engines.passages import (
     sentence_spans,
     terms,
 )
+from bookreader.errors import UsageError
 
 ENGINE_NAME = "extractive"
 EXTRACTIVE_NOTICE = "Extractive answer: quoted passages from the book, not generated text."
@@ -56,6 +60,16 @@ DAMPING = 0.85
 # (sentences per chapter, sentences for the whole book) for each --length
 LENGTHS: dict[str, tuple[int, int]] = {"short": (1, 5), "medium": (3, 12), "long": (6, 25)}
 MIN_SENTENCE_WORDS, MAX_SENTENCE_WORDS = 6, 45
+# Words that, in a question scoped to a chapter, only point at the chapter as a whole.
+CHAPTER_WORDS = frozenset(
+    terms(
+        "chapter chapters happen happens happened happening summary summarize summarise plot "
+        "story events event tell describe overview gist goes going occur occurs occurred part "
+        "section"
+    )
+)
+NO_MATCH = "No good match: {where} does not seem to answer this question."
+NO_MATCH_REASON = "(Extractive search found no passage holding enough of its key words.)"
 
 
 @dataclass(frozen=True)
@@ -177,20 +191,32 @@ class ExtractiveEngine:
 
     # -- questions ------------------------------------------------------------------------------
 
-    def search(self, state: BookState, question: str, k: int | None = None) -> list[Hit]:
-        """The passages that best answer `question`, or [] when nothing matches well enough."""
+    def search(
+        self, state: BookState, question: str, k: int | None = None, chapter: int | None = None
+    ) -> list[Hit]:
+        """The passages that best answer `question` (within chapter index `chapter` when given),
+        or [] when nothing matches well enough."""
         index = self.index(state)
         query = set(terms(question))
+        allowed: np.ndarray | None = None
+        if chapter is not None:
+            scope = chapter_of(state.book, chapter)
+            query -= chapter_reference_terms(scope)
+            if not query - set(terms(scope.title)):  # only names the chapter: what is in it?
+                return central_hits(state, scope, k or self.top_k)
+            allowed = index.chapters == chapter
         known = {t for t in query if index.knows(t)}
         # Most of the question's words must occur in the book at all: an off-topic question
         # shares a stray word or two with any long book, a nonsense one shares none.
         if len(known) * 2 <= len(query):
             return []
         scores = index.scores(sorted(known))
+        if allowed is not None:
+            scores = np.where(allowed, scores, np.float32(0.0))
         if float(scores.max(initial=0.0)) <= 0.0:
             return []
         holding = index.membership(known)
-        chosen = self._choose(index, scores, holding, k or self.top_k)
+        chosen = self._choose(index, scores, holding, k or self.top_k, allowed)
 
         def held(i: int) -> set[str]:
             return {t for t in known if i in holding[t]}
@@ -206,13 +232,19 @@ class ExtractiveEngine:
         ]
 
     def _choose(
-        self, index: PassageIndex, scores: np.ndarray, holding: dict[str, set[int]], k: int
+        self,
+        index: PassageIndex,
+        scores: np.ndarray,
+        holding: dict[str, set[int]],
+        k: int,
+        allowed: np.ndarray | None = None,
     ) -> list[int]:
         """Greedy multi-hop choice. First the best BM25 passage for the whole question; then,
         each time, the passage best for the whole question *plus* the question's terms that the
         chosen passages do not hold yet (its residual), damped for an already cited chapter.
         A question that links two chapters ("the key that Hester gave" ... "what was inside")
-        gets the second chapter through its residual terms."""
+        gets the second chapter through its residual terms. `allowed` (a mask over passages)
+        keeps every pick inside one chapter."""
         full = scores / float(scores.max())
         chosen = [int(np.argmax(full))]
         while len(chosen) < min(k, int((scores > 0).sum())):
@@ -222,18 +254,20 @@ class ExtractiveEngine:
                 residual = residual / float(residual.max())
             gain = full + residual
             gain[chosen] = -np.inf
+            if allowed is not None:
+                gain[~allowed] = -np.inf
             cited = [index.passages[c].chapter_index for c in chosen]
             gain[np.isin(index.chapters, cited)] *= SAME_CHAPTER_DAMPING
             chosen.append(int(np.argmax(gain)))
         return chosen
 
-    def ask(self, state: BookState, question: str) -> Iterator[AnswerChunk]:
-        hits = self.search(state, question)
+    def ask(
+        self, state: BookState, question: str, chapter: int | None = None
+    ) -> Iterator[AnswerChunk]:
+        hits = self.search(state, question, chapter=chapter)
         if not hits:
-            yield (
-                "No good match: the book does not seem to answer this question. "
-                "(Extractive search found no passage holding enough of its key words.)"
-            )
+            where = "the book" if chapter is None else chapter_label(state.book, chapter)
+            yield f"{NO_MATCH.format(where=where)} {NO_MATCH_REASON}"
             return
         yield EXTRACTIVE_NOTICE + " The best-matching sentence of each is marked **like this**.\n"
         citations = []
@@ -291,6 +325,55 @@ class ExtractiveEngine:
 # -- helpers --------------------------------------------------------------------------------------
 
 
+def chapter_of(book: Book, index: int) -> Chapter:
+    """The chapter with 0-based `index`, or a usage error naming the valid range."""
+    for chapter in book.chapters:
+        if chapter.index == index:
+            return chapter
+    raise UsageError(
+        f"chapter {index + 1} is not in the book (it has chapters 1-{len(book.chapters)})"
+    )
+
+
+def chapter_label(book: Book, index: int) -> str:
+    """How an answer names a chapter: 'chapter 3, "The Wreck"', or just its title when that
+    already says "Chapter 3"."""
+    title = chapter_of(book, index).title
+    if title.lower().startswith("chapter"):
+        return f'"{title}"'
+    return f'chapter {index + 1}, "{title}"'
+
+
+def chapter_reference_terms(chapter: Chapter) -> set[str]:
+    """Terms of a scoped question that point at the chapter rather than at something in it:
+    "chapter", "happens", its number as the user sees it (1-based)."""
+    return set(CHAPTER_WORDS) | {str(chapter.index + 1)}
+
+
+def central_hits(state: BookState, chapter: Chapter, k: int) -> list[Hit]:
+    """The chapter's k passages holding its most central sentences (LexRank), in reading
+    order, each with that sentence marked: what a "what happens here" question is after."""
+    layouts = state.extra.get("_layouts") or {}
+    sentences = _prefilter(
+        chapter_sentences(chapter.index, chapter.text, layouts.get(chapter.index)), MAX_CANDIDATES
+    )
+    own = [p for p in state.passages if p.chapter_index == chapter.index]
+    if not own:
+        return []
+    if not sentences:  # nothing sentence-like to rank: its opening passages stand in
+        return [Hit(p, 0.0, p.text) for p in own[:k]]
+    ranks = lexrank(cosine_similarity(sentences))
+    locator = _PassageLocator(own)
+    hits: dict[int, Hit] = {}
+    for i in np.argsort(-ranks, kind="stable"):
+        passage = locator.passage_of(sentences[i])
+        if passage.id not in hits:
+            hits[passage.id] = Hit(passage, float(ranks[i]), sentences[i].text)
+        if len(hits) == k:
+            break
+    return sorted(hits.values(), key=lambda hit: hit.passage.start)
+
+
 def best_sentence(index: PassageIndex, passage: Passage, query: set[str]) -> str:
     """The passage's sentence holding the most query weight (the first one on ties)."""
     spans = sentence_spans(passage.text)
@@ -318,9 +401,12 @@ class _PassageLocator:
         self.passages = passages
         self.keys = [(p.chapter_index, p.start) for p in passages]
 
-    def cite(self, sentence: Sentence) -> Citation:
+    def passage_of(self, sentence: Sentence) -> Passage:
         at = max(bisect_right(self.keys, (sentence.chapter_index, sentence.start)) - 1, 0)
-        return Citation.from_passage(self.passages[at], _clean(sentence.text))
+        return self.passages[at]
+
+    def cite(self, sentence: Sentence) -> Citation:
+        return Citation.from_passage(self.passage_of(sentence), _clean(sentence.text))
 
 
 def chapter_sentences(
