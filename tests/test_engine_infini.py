@@ -16,7 +16,7 @@ from bookreader.book import Book, Chapter, Citation
 from bookreader.engines import registry
 from bookreader.engines.cache import StateCache
 from bookreader.engines.infini import HFBackend, InfiniEngine, NativeBackend, is_native_checkpoint
-from bookreader.errors import ModelUnavailable
+from bookreader.errors import ModelUnavailable, UsageError
 from bookreader.infini.model import InfiniConfig, InfiniTransformer
 
 SEGMENT = 128
@@ -107,6 +107,25 @@ def test_ask_streams_text_then_citations(native: InfiniEngine) -> None:
     expected, _ = native.backend.model.generate(ids, state.memory, max_new_tokens=6, eos_id=eos)
     assert "".join(texts) == native.backend.tokenizer.decode(expected[0].tolist())
     assert state.memory.tokens_read == state.tokens_read  # answering leaves the book state as is
+
+
+def test_ask_about_one_chapter_shows_and_cites_that_chapter_only(native: InfiniEngine) -> None:
+    state = native.read(make_book(2))
+    question = "What came?"  # "came" is in both chapters
+    everywhere = {c.chapter_index for c in native.ask(state, question) if isinstance(c, Citation)}
+    assert everywhere == {0, 1}
+    for chapter in (0, 1):
+        chunks = list(native.ask(state, question, chapter=chapter))
+        citations = [c for c in chunks if isinstance(c, Citation)]
+        assert citations and {c.chapter_index for c in citations} == {chapter}
+        prompt, hits = native.answer_prompt(state, question, chapter=chapter)
+        assert [h.passage.id for h in hits] == [c.passage_id for c in citations]
+        title = state.book.chapters[chapter].title
+        assert f'The question is about chapter {chapter + 1}, "{title}".' in prompt
+        other = state.book.chapters[1 - chapter]
+        assert all(p.text not in prompt for p in state.passages if p.chapter_index == other.index)
+    with pytest.raises(UsageError):
+        list(native.ask(state, question, chapter=2))
 
 
 def test_hierarchical_summary_prompts_pieces_chapters_and_book(native: InfiniEngine) -> None:

@@ -40,7 +40,7 @@ from bookreader.engines.base import (
     ProgressCallback,
     Summary,
 )
-from bookreader.engines.extractive import ExtractiveEngine, Hit, PassageIndex
+from bookreader.engines.extractive import ExtractiveEngine, Hit, PassageIndex, chapter_label
 from bookreader.engines.passages import book_passages, terms
 from bookreader.errors import ModelUnavailable, UsageError
 
@@ -258,23 +258,31 @@ class InfiniEngine:
 
     # -- questions ------------------------------------------------------------------------------
 
-    def answer_prompt(self, state: BookState, question: str) -> tuple[str, list[Hit]]:
-        """The prompt for a question (before any chat template) and the passages it shows."""
-        hits = ExtractiveEngine().search(state, question, k=CONTEXT_PASSAGES)
+    def answer_prompt(
+        self, state: BookState, question: str, chapter: int | None = None
+    ) -> tuple[str, list[Hit]]:
+        """The prompt for a question (before any chat template) and the passages it shows:
+        with `chapter`, passages of that chapter only, and the prompt says which chapter."""
+        hits = ExtractiveEngine().search(state, question, k=CONTEXT_PASSAGES, chapter=chapter)
         context = "\n\n".join(
             f"[{n}] ({Citation.from_passage(h.passage).label()}) {h.passage.text}"
             for n, h in enumerate(hits, 1)
         )
         prompt = f'You have read the book "{state.book.title}".\n'
+        if chapter is not None:
+            prompt += f"The question is about {chapter_label(state.book, chapter)}.\n"
         if context:
-            prompt += f"Passages from the book that may help:\n\n{context}\n\n"
+            source = "the book" if chapter is None else "that chapter"
+            prompt += f"Passages from {source} that may help:\n\n{context}\n\n"
         prompt += f"Answer the question in a few sentences.\nQuestion: {question.strip()}\nAnswer:"
         return prompt, hits
 
-    def ask(self, state: BookState, question: str) -> Iterator[AnswerChunk]:
+    def ask(
+        self, state: BookState, question: str, chapter: int | None = None
+    ) -> Iterator[AnswerChunk]:
         """Generated text as it comes (from the memory of the whole book), then the citations
-        of the passages the prompt showed."""
-        prompt, hits = self.answer_prompt(state, question)
+        of the passages the prompt showed (of `chapter` alone when given)."""
+        prompt, hits = self.answer_prompt(state, question, chapter)
         instruction = self.backend.instruction(prompt)
         yield from self.backend.stream(state.memory, instruction, self.answer_tokens)
         for hit in hits:
