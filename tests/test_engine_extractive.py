@@ -4,22 +4,28 @@ independent eigenvector computation) with length control and reading order."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bookreader.book import Book, Chapter, Citation
+from bookreader.engines import registry
+from bookreader.engines.base import BookState
 from bookreader.engines.extractive import (
     EXTRACTIVE_NOTICE,
     LENGTHS,
+    TOP_K,
     ExtractiveEngine,
     Sentence,
+    chapter_sentences,
     cosine_similarity,
     lexrank,
     rank_sentences,
 )
 from bookreader.engines.passages import terms
+from bookreader.errors import UsageError
 
 CHAPTERS = [
     (
@@ -132,6 +138,110 @@ def test_search_threshold_is_relative_to_the_question(engine: ExtractiveEngine) 
     # ...while the book's own words do, with every content word of the question present.
     hits = engine.search(state, "mercury Crane wheel rebuilt oak")
     assert hits and hits[0].passage.chapter_index == 1
+
+
+# -- questions about one chapter ----------------------------------------------------------------
+
+
+def ask_chapter(
+    engine: ExtractiveEngine, state: BookState, question: str, chapter: int
+) -> tuple[str, list[Citation]]:
+    chunks = list(engine.ask(state, question, chapter=chapter))
+    texts = [c for c in chunks if isinstance(c, str)]
+    citations = [c for c in chunks if isinstance(c, Citation)]
+    assert chunks == texts + citations
+    return "".join(texts), citations
+
+
+def test_a_question_scoped_to_a_chapter_cites_only_that_chapter(engine: ExtractiveEngine) -> None:
+    state = engine.read(make_book())
+    # Unscoped, this question draws on chapters 1 and 4 (see the cross-chapter test above).
+    question = "Who found the compass that Orla hid behind the loose brick above the bread oven?"
+    _, brick = ask_chapter(engine, state, question, chapter=3)
+    assert brick and {c.chapter_index for c in brick} == {3}
+    assert "Alfie Dunn" in brick[0].text
+    _, mill = ask_chapter(engine, state, question, chapter=0)
+    assert mill and {c.chapter_index for c in mill} == {0}
+    assert "brass compass" in mill[0].sentence
+
+
+def test_a_scoped_question_the_chapter_does_not_answer_is_declined(
+    engine: ExtractiveEngine,
+) -> None:
+    state = engine.read(make_book())
+    assert engine.search(state, "How far did the river Wend rise in one night?")  # chapter 2 does
+    text, citations = ask_chapter(
+        engine, state, "How far did the river Wend rise in one night?", chapter=2
+    )
+    assert citations == []
+    assert text.startswith('No good match: chapter 3, "The Letter" does not seem to answer')
+
+
+def test_what_happens_in_a_chapter_quotes_its_most_central_passages(
+    engine: ExtractiveEngine,
+) -> None:
+    book = make_book()
+    state = engine.read(book)
+    for chapter in book.chapters:
+        question = f'What happens in chapter {chapter.index + 1}, "{chapter.title}"?'
+        text, citations = ask_chapter(engine, state, question, chapter.index)
+        assert citations and {c.chapter_index for c in citations} == {chapter.index}
+        assert text.startswith(EXTRACTIVE_NOTICE)
+        # Reference: the chapter's most central sentence by the eigenvector computation.
+        sentences = chapter_sentences(chapter.index, chapter.text)
+        n = len(sentences)
+        df: dict[str, int] = {}
+        for s in sentences:
+            for t in set(s.terms):
+                df[t] = df.get(t, 0) + 1
+        idf = {t: np.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
+        similarity = np.array(
+            [
+                [naive_cosine(list(a.terms), list(b.terms), idf) for b in sentences]
+                for a in sentences
+            ]
+        )
+        reference = dict(zip((s.text for s in sentences), naive_lexrank(similarity), strict=True))
+        # A most central sentence (ties are possible) is quoted and marked.
+        cited = [c.sentence for c in citations]
+        assert np.isclose(max(reference[s] for s in cited), max(reference.values()))
+        assert all(f"**{s}**" in text for s in cited)
+        # Passages are quoted in reading order.
+        assert [c.passage_id for c in citations] == sorted(c.passage_id for c in citations)
+
+
+def test_an_unknown_chapter_is_a_usage_error(engine: ExtractiveEngine) -> None:
+    state = engine.read(make_book())
+    with pytest.raises(UsageError, match="chapter 5 is not in the book"):
+        list(engine.ask(state, "Who paid for the damage?", chapter=4))
+
+
+def ledger_questions(samples: Path) -> list[dict]:
+    lines = (samples / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def test_sample_book_chapter_questions_cite_only_that_chapter(samples: Path) -> None:
+    engine = ExtractiveEngine()
+    book = registry.load_book(samples / "the-lighthouse-keepers-ledger.epub")
+    state = engine.read(book)
+    assert len(book.chapters) >= 4
+    for chapter in book.chapters:
+        question = f'What happens in "{chapter.title}"?'
+        _, citations = ask_chapter(engine, state, question, chapter.index)
+        assert len(citations) == TOP_K, chapter.title
+        assert all(c.chapter_index == chapter.index for c in citations), chapter.title
+        # The chapter's one-sentence summary (the same centrality) is among the quotes.
+        (top,) = engine.summarize(state, "short", chapter=chapter.index).chapters[0].citations
+        assert top.sentence in {" ".join(c.sentence.split()) for c in citations}
+    # The sample questions, each scoped to the chapter holding its evidence: answered there.
+    for q in ledger_questions(samples):
+        if q["kind"] != "single":
+            continue
+        evidence = q["evidence_chapters"][0] - 1
+        _, citations = ask_chapter(engine, state, q["question"], evidence)
+        assert citations and all(c.chapter_index == evidence for c in citations), q
+        assert any(q["answer"].lower() in " ".join(c.text.split()).lower() for c in citations), q
 
 
 # -- summaries ----------------------------------------------------------------------------------
