@@ -60,9 +60,11 @@ def test_answer_json_schema(samples: Path) -> None:
     question = "What kind of oil did the lamp at Skerrow Light burn?"
     doc = ask_json(samples / f"{LEDGER}.pdf", question)
     assert set(doc) == {
-        "schema", "book", "engine", "model", "question", "found", "answer", "citations", "cache",
+        "schema", "book", "engine", "model", "question", "chapter", "found", "answer",
+        "citations", "cache",
     }  # fmt: skip
     assert doc["schema"] == "bookreader.answer/1" and doc["question"] == question
+    assert doc["chapter"] is None  # the whole book
     assert doc["answer"].startswith("Extractive answer: quoted passages from the book")
     best = doc["citations"][0]
     assert set(best) == {
@@ -89,6 +91,44 @@ def test_text_and_markdown_answers_stream_then_list_sources(samples: Path) -> No
     markdown = runner.invoke(app, ["ask", book, question, "--format", "markdown"])
     assert markdown.stdout.startswith(f"## {question}\n\n")
     assert "\n### Sources\n\n1. ch. " in markdown.stdout
+
+
+def ask_chapter_json(book: Path, question: str, chapter: int) -> dict:
+    result = runner.invoke(app, ["ask", str(book), question, "--chapter", str(chapter), "--json"])
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_chapter_option_cites_only_that_chapter(samples: Path) -> None:
+    book = samples / f"{LEDGER}.epub"
+    for number in (1, 4, 8):
+        doc = ask_chapter_json(book, "What happens in this chapter?", number)
+        assert doc["chapter"] == number and doc["found"]
+        assert doc["citations"] and {c["chapter_index"] for c in doc["citations"]} == {number - 1}
+        assert doc["cache"]["hit"] is (number != 1)  # later asks are served from the cache
+    # Unscoped, the fog question is answered from chapter 6; scoped there, still answered, and
+    # scoped to chapter 1 it finds nothing.
+    question = "How many days did the long fog of 1889 last?"
+    fog = ask_chapter_json(book, question, 6)
+    assert in_citations("nineteen", fog) and {c["chapter_index"] for c in fog["citations"]} == {5}
+    elsewhere = ask_chapter_json(book, question, 1)
+    assert elsewhere["found"] is False and elsewhere["citations"] == []
+    assert elsewhere["answer"].startswith('No good match: "Chapter 1: One Hundred')
+    text = runner.invoke(app, ["ask", str(book), question, "-c", "6"])
+    sources = text.stdout.split("\nSources:\n")[1].splitlines()
+    assert sources and all('] ch. 6 "Chapter 6: Nineteen Days of Fog"' in s for s in sources)
+
+
+@pytest.mark.parametrize("number", ["0", "9", "-1"])
+def test_chapter_outside_the_book_is_a_usage_error(samples: Path, number: str) -> None:
+    result = runner.invoke(
+        app, ["ask", str(samples / f"{LEDGER}.txt"), "Who rang the bell?", "--chapter", number]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"bookreader: error: --chapter {number}: the book has chapters 1 to 8"
+    ]
+    assert result.stdout == ""
 
 
 def test_out_file_holds_the_whole_answer(samples: Path, tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ The answer streams to stdout as it comes (extractive: quoted passages with the b
 marked; infini: generated tokens), then the sources. With --json (schema bookreader.answer/1)
 or --out, the whole answer is collected first. A question the book does not answer gets a plain
 "No good match" answer and no citations (JSON: "found": false); the exit code is still 0.
+--chapter N limits retrieval and citations to chapter N (1-based, as `info` prints it); a
+number outside the book is a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from bookreader.errors import UsageError
 def ask(
     book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
     question: str = typer.Argument(..., help="The question, in quotes."),
+    chapter: int | None = output.chapter_option(
+        "Ask about chapter N only (1-based, as `info` numbers it): cite only its passages."
+    ),
     engine: str | None = output.engine_option(),
     model: str | None = output.model_option(),
     device: str | None = output.device_option(),
@@ -36,12 +41,13 @@ def ask(
     settings = output.settings_from(engine, model, device, fmt, as_json)
     reader = output.build_engine(settings)
     state = output.open_state(book, reader, quiet=quiet)
+    chapter_index = output.chapter_index(state.book, chapter)
     stream = settings.format != "json" and out is None
     if stream and settings.format == "markdown":
         sys.stdout.write(f"## {question.strip()}\n\n")
     parts: list[str] = []
     citations: list[Citation] = []
-    for chunk in reader.ask(state, question):
+    for chunk in reader.ask(state, question, chapter=chapter_index):
         if isinstance(chunk, Citation):
             citations.append(chunk)
             continue
@@ -51,7 +57,10 @@ def ask(
             sys.stdout.flush()
     answer = "".join(parts)
     if settings.format == "json":
-        output.emit(output.dumps(output.answer_document(question, answer, citations, state)), out)
+        output.emit(
+            output.dumps(output.answer_document(question, answer, citations, state, chapter_index)),
+            out,
+        )
         return
     sources = output.sources_text(citations, settings.format)
     if stream:

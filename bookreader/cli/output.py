@@ -15,7 +15,8 @@ bookreader.summary/1 (`summarize --json`, and every `batch` OUT/<name>.json):
 
 bookreader.answer/1 (`ask --json`):
     {"schema": "bookreader.answer/1", "book": BOOK, "engine": str, "model": str | null,
-     "question": str, "found": bool, "answer": str, "citations": [CITATION], "cache": CACHE}
+     "question": str, "chapter": int (1-based, the --chapter asked about) | null,
+     "found": bool, "answer": str, "citations": [CITATION], "cache": CACHE}
 
 bookreader.read/1 (`read --json`):
     {"schema": "bookreader.read/1", "book": BOOK, "engine": str, "model": str | null,
@@ -103,6 +104,20 @@ def strategy_option() -> Any:
 
 def quiet_option() -> Any:
     return typer.Option(False, "--quiet", "-q", help="No progress on stderr.")
+
+
+def chapter_option(help_text: str) -> Any:
+    return typer.Option(None, "--chapter", "-c", help=help_text)
+
+
+def chapter_index(book: Book, chapter: int | None) -> int | None:
+    """The 0-based index of --chapter N (1-based, as `info` numbers chapters), or None."""
+    if chapter is None:
+        return None
+    numbers = [c.index + 1 for c in book.chapters]
+    if chapter not in numbers:
+        raise UsageError(f"--chapter {chapter}: the book has chapters 1 to {len(numbers)}")
+    return chapter - 1
 
 
 def settings_from(
@@ -286,14 +301,21 @@ def render_summary(summary: Summary, state: BookState, fmt: str) -> str:
 
 
 def answer_document(
-    question: str, answer: str, citations: list[Citation], state: BookState
+    question: str,
+    answer: str,
+    citations: list[Citation],
+    state: BookState,
+    chapter: int | None = None,
 ) -> dict[str, Any]:
+    """`chapter`: the 0-based index the question was limited to; the document numbers it from 1
+    as `info` does (null: the whole book)."""
     return {
         "schema": ANSWER_SCHEMA,
         "book": book_info(state.book),
         "engine": state.engine,
         "model": state.model_id,
         "question": question,
+        "chapter": None if chapter is None else chapter + 1,
         "found": bool(citations),
         "answer": answer,
         "citations": [c.to_dict() for c in citations],

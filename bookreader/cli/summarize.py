@@ -13,13 +13,12 @@ import typer
 
 from bookreader.cli import output
 from bookreader.cli.common import guarded
-from bookreader.errors import UsageError
 
 
 def summarize(
     book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
-    chapter: int | None = typer.Option(
-        None, "--chapter", "-c", help="Summarize only chapter N (1-based, as `info` numbers it)."
+    chapter: int | None = output.chapter_option(
+        "Summarize only chapter N (1-based, as `info` numbers it)."
     ),
     length: str | None = output.length_option(),
     strategy: str | None = output.strategy_option(),
@@ -35,12 +34,7 @@ def summarize(
     settings = output.settings_from(engine, model, device, fmt, as_json, length, strategy)
     reader = output.build_engine(settings)
     state = output.open_state(book, reader, quiet=quiet)
-    chapter_index = None
-    if chapter is not None:
-        numbers = [c.index + 1 for c in state.book.chapters]
-        if chapter not in numbers:
-            raise UsageError(f"--chapter {chapter}: the book has chapters 1 to {len(numbers)}")
-        chapter_index = chapter - 1
+    chapter_index = output.chapter_index(state.book, chapter)
     options = {"strategy": settings.strategy} if settings.engine == "infini" else {}
     with output.progress_bar("Summarizing", quiet) as report:
         summary = reader.summarize(
