@@ -265,6 +265,12 @@ async def test_enter_in_chapter_list_asks_about_that_chapter() -> None:
         await pilot.press("down", "down", "down", "enter")
         await wait_for(pilot, lambda: answers(app) and answers(app)[0].done)
         assert engine.questions == ['What happens in chapter 3, "The Return"?']
+        assert engine.chapters == [2]  # the engine is told to keep to that chapter
+        await pilot.press("home", "enter")  # the whole-book row: no chapter
+        await ask(pilot, QUESTION)  # a typed question: no chapter
+        await wait_for(pilot, lambda: len(answers(app)) == 3 and answers(app)[2].done)
+        assert engine.questions[1:] == ["What is this book about?", QUESTION]
+        assert engine.chapters == [2, None, None]
 
 
 async def test_history_reappears_on_reopen_and_fresh_starts_anew() -> None:
@@ -399,7 +405,7 @@ async def test_help_keys_and_tab_between_panes() -> None:
 
 async def test_engine_error_while_answering_shows_in_the_answer_and_app_goes_on() -> None:
     class FailingEngine(ScriptedEngine):
-        def ask(self, state, question):  # type: ignore[no-untyped-def, override]
+        def ask(self, state, question, chapter=None):  # type: ignore[no-untyped-def, override]
             raise CorruptBook("index damaged")
             yield  # pragma: no cover - makes this a generator
 

@@ -21,6 +21,7 @@ from bookreader.errors import UnreadableBook
 from bookreader.infini.model import InfiniConfig, InfiniTransformer
 from bookreader.tui.app import BookreaderApp
 from bookreader.tui.screens.passage import PassageScreen
+from bookreader.tui.widgets.chapter_list import ChapterList
 from bookreader.tui.widgets.conversation import AnswerMessage, CitationLink
 from bookreader.tui.widgets.status_bar import human_bytes
 
@@ -90,6 +91,28 @@ async def test_extractive_engine_answers_sample_questions_citing_the_right_chapt
         await ready(pilot)
         assert "cache hit" in status_text(reopened)
         assert len(reopened.screen.query(AnswerMessage)) == len(questions)
+
+
+async def test_enter_on_a_chapter_answers_from_that_chapter_alone(samples: Path) -> None:
+    book = samples / "the-lighthouse-keepers-ledger.epub"
+    app = BookreaderApp(book, lambda: create_engine("extractive"), cache=StateCache())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        chapters = screen.query_one(ChapterList)
+        chosen = (0, 3, len(screen.book.chapters) - 1)
+        for number, index in enumerate(chosen, start=1):
+            chapters.focus()
+            await pilot.press("home", *["down"] * (index + 1), "enter")  # row 0: the whole book
+            await wait_for(pilot, lambda n=number: len(app.screen.query(AnswerMessage)) == n)
+            answer = list(app.screen.query(AnswerMessage))[-1]
+            await wait_for(pilot, lambda answer=answer: answer.done)
+            # Unscoped, "What happens in ..." would cite other chapters too; here only this one.
+            assert answer.citations, index
+            assert {c.chapter_index for c in answer.citations} == {index}
+            shown = str(answer.query_one(".answer--body", Static).content)
+            assert shown.startswith("Extractive answer")
+            title = screen.book.chapters[index].title
+            assert all(f'ch. {index + 1} "{title}"' in c.label() for c in answer.citations)
 
 
 async def test_corrupt_epub_opens_the_error_modal_with_the_loader_message(tmp_path: Path) -> None:

@@ -102,6 +102,7 @@ class ScriptedEngine:
         self.gate = gate
         self.read_gate = read_gate
         self.questions: list[str] = []
+        self.chapters: list[int | None] = []  # the `chapter` each question was asked with
         self.summaries: list[int | None] = []
         self.reads = 0
 
@@ -125,8 +126,11 @@ class ScriptedEngine:
             cache_hit=False,
         )
 
-    def ask(self, state: BookState, question: str) -> Iterator[AnswerChunk]:
+    def ask(
+        self, state: BookState, question: str, chapter: int | None = None
+    ) -> Iterator[AnswerChunk]:
         self.questions.append(question)
+        self.chapters.append(chapter)
         for position, item in enumerate(self.script.get(question, ["I do not know."])):
             if self.gate is not None and position > 0:
                 self.gate.acquire(timeout=10)

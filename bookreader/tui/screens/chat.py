@@ -273,10 +273,11 @@ class ChatScreen(Screen[None]):
         if index is None:
             self.ask("What is this book about?")
         else:
-            self.ask(f"What happens in {chapter_name(self.book, index)}?")
+            self.ask(f"What happens in {chapter_name(self.book, index)}?", chapter=index)
 
-    def ask(self, question: str) -> AnswerMessage:
-        """Show the question at once; answer it when its turn comes."""
+    def ask(self, question: str, chapter: int | None = None) -> AnswerMessage:
+        """Show the question at once; answer it when its turn comes. `chapter` (a 0-based
+        index) limits the answer and its citations to that chapter."""
         conversation = self.query_one(Conversation)
         conversation.add_question(question)
         answer = conversation.add_answer("answer")
@@ -289,7 +290,7 @@ class ChatScreen(Screen[None]):
             self._ui(self._set_phase, "answering")
             stopped = False
             try:
-                for chunk in engine.ask(state, question):
+                for chunk in engine.ask(state, question, chapter=chapter):
                     self._check_current(generation)
                     if self._stop.is_set():  # keep what was shown, drop the rest
                         stopped = True
