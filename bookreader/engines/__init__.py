@@ -5,6 +5,7 @@
     state = read_book(Path("book.epub"), engine)    # from the cache when valid
     summary = engine.summarize(state, length="short")
     for chunk in engine.ask(state, "Who found the tin?"): ...   # str pieces, then Citations
+    engine.ask(state, "What happens here?", chapter=2)   # the third chapter's passages only
 
 Engines are imported lazily: `bookreader.engines` itself pulls in neither bm25s nor torch.
 """
