@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/bookreader info $(SAMPLE)
+	$(BIN)/bookreader summarize $(SAMPLE) --length short
 
 test: setup
 	$(BIN)/python -m pytest -m "not slow" -q

@@ -46,3 +46,7 @@ _register()
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # `python -m bookreader.cli.app` (torchrun, subprocesses)
+    main()
