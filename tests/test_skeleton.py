@@ -13,7 +13,9 @@ def test_exit_codes_are_documented_values() -> None:
 
 def test_page_span_of_character_ranges() -> None:
     text = "a" * 100
-    chapter = Chapter(0, "One", text, pages=(PageMark(0, 1, "i"), PageMark(40, 2, "ii"), PageMark(80, 3, "1")))
+    chapter = Chapter(
+        0, "One", text, pages=(PageMark(0, 1, "i"), PageMark(40, 2, "ii"), PageMark(80, 3, "1"))
+    )
     assert chapter.page_span == ("i", "1")
     assert chapter.page_span_of(0, 10) == ("i", "i")
     assert chapter.page_span_of(30, 50) == ("i", "ii")
