@@ -105,3 +105,35 @@ def test_lengths_parse_and_format() -> None:
     assert format_length(1048576) == "1M" and format_length(32768) == "32K"
     with pytest.raises(ValueError):
         parse_length("1G")
+
+
+def test_training_variants_keep_digits_to_the_key() -> None:
+    from bookreader.training.data import (
+        local_passkey_sample,
+        random_spacer,
+        recall_drill,
+    )
+
+    rng = random.Random(4)
+    for _ in range(20):
+        sample = random_passkey_sample_with_spacer(rng)
+        text = sample.text()
+        copy = text[sample.copy_positions.start : sample.copy_positions.stop]
+        assert copy == sample.key and re.findall(r"\d+", text) == [sample.key] * 3
+    local = local_passkey_sample(768, 256, rng, random_spacer(rng))
+    assert local.needle_start >= (local.question_start // 256) * 256  # same segment
+    no_intro = passkey_sample(512, 0.0, "55555", 128, intro="")
+    assert no_intro.needle_start == 0 and no_intro.text().startswith("The pass key is 55555.")
+    ids, mask = recall_drill(4, 3, 128, rng)
+    for row in range(4):
+        scored = mask[row].nonzero().flatten()
+        first, count = int(scored[0]) - 1, len(scored) + 1  # the repeat starts one before
+        repeat = ids[row, first : first + count]
+        text = bytes(ids[row].tolist()).decode()
+        assert text.count(bytes(repeat.tolist()).decode()) == 2
+
+
+def random_passkey_sample_with_spacer(rng: random.Random):
+    from bookreader.training.data import random_passkey_sample, random_spacer
+
+    return random_passkey_sample(2048, 256, rng, spacer=random_spacer(rng))

@@ -49,13 +49,18 @@ class DataConfig:
     amplify_max: float = 1.0
     lm_weight: float = 0.2
     copy_weight: float = 0.0  # loss weight of the needle's own repeat of the key (local lookup)
+    intro: bool = True  # trials open with the paper's introduction (false: filler only)
+    recall_weight: float = 0.0  # share of batches that are recall drills (see data.py)
+    spacer_prob: float = 0.0  # share of trials whose needle repeats its key after 0-4 sentences
     local_prob: float = 0.0  # share of trials with the needle in the question's segment
     local_until: int = 0  # ... during the first local_until steps only (0: all along)
 
     def validate(self) -> None:
         if self.passkey_weight < 0 or self.books_weight < 0:
             raise UsageError("[data] weights must be >= 0")
-        if self.passkey_weight + self.books_weight <= 0:
+        if self.recall_weight < 0:
+            raise UsageError("[data] recall_weight must be >= 0")
+        if self.passkey_weight + self.books_weight + self.recall_weight <= 0:
             raise UsageError("[data] needs passkey_weight or books_weight above 0")
         if self.books_weight > 0 and not self.books:
             raise UsageError("[data] books_weight > 0 needs a list of books")

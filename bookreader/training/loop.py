@@ -48,6 +48,8 @@ from bookreader.training.data import (
     local_passkey_sample,
     min_passkey_length,
     random_passkey_sample,
+    random_spacer,
+    recall_drill,
     stack_tokens,
 )
 
@@ -90,6 +92,7 @@ class PasskeyBatch:
 @dataclass
 class BookBatch:
     ids: Tensor  # (B, T)
+    mask: Tensor | None = None  # (B, T) tokens to score (recall drills); None: all
 
 
 def batch_rng(seed: int, step: int, rank: int) -> random.Random:
@@ -103,17 +106,23 @@ def make_batch(
     rng = batch_rng(train.seed, step, rank)
     max_segments, max_amplify = curriculum(step, data)
     n_segments = rng.randint(data.segments_min, max_segments)
-    total = data.passkey_weight + (data.books_weight if books else 0.0)
-    if books and rng.random() * total >= data.passkey_weight:
+    books_weight = data.books_weight if books else 0.0
+    draw = rng.random() * (data.passkey_weight + books_weight + data.recall_weight)
+    if draw >= data.passkey_weight + books_weight:
+        ids, mask = recall_drill(train.batch_size, max(2, n_segments), segment_len, rng)
+        return BookBatch(ids, mask=mask)
+    if draw >= data.passkey_weight:
         return BookBatch(_book_windows(books, n_segments * segment_len, train.batch_size, rng))
     samples, factors = [], []
     local_prob = data.local_prob if data.local_until <= 0 or step < data.local_until else 0.0
     for _ in range(train.batch_size):
         length = n_segments * segment_len
+        spacer = random_spacer(rng) if rng.random() < data.spacer_prob else ""
+        intro = INTRO if data.intro else ""
         if rng.random() < local_prob:
-            samples.append(local_passkey_sample(length, segment_len, rng))
+            samples.append(local_passkey_sample(length, segment_len, rng, spacer, intro))
         else:
-            samples.append(random_passkey_sample(length, segment_len, rng))
+            samples.append(random_passkey_sample(length, segment_len, rng, None, spacer, intro))
         if rng.random() < data.amplify_prob:
             log_max = math.log(max_amplify)
             factors.append((math.exp(rng.uniform(0, log_max)), math.exp(rng.uniform(0, log_max))))
@@ -141,7 +150,7 @@ def amplification_segments(sample: PasskeySample, segment_len: int) -> tuple[int
     before = [
         j
         for j in range(1, n)
-        if j * segment_len >= len(INTRO) and (j + 1) * segment_len <= sample.needle_start
+        if j * segment_len >= len(sample.intro) and (j + 1) * segment_len <= sample.needle_start
     ]
     after = [
         j
@@ -236,8 +245,15 @@ def book_step(model: InfiniTransformer, batch: BookBatch, device: torch.device) 
     ids = batch.ids.to(device)
     logits, _ = model(ids, model.init_state(ids.shape[0], device=device))
     logits = logits.float()
-    lm_loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-    return StepResult(lm_loss, {"lm_loss": lm_loss.item()}, ids.numel())
+    losses = F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none"
+    )
+    if batch.mask is None:
+        lm_loss, name = losses.mean(), "lm_loss"
+    else:
+        scored = batch.mask[:, 1:].reshape(-1).to(device)
+        lm_loss, name = losses[scored].mean(), "recall_loss"
+    return StepResult(lm_loss, {name: lm_loss.item()}, ids.numel())
 
 
 # -- the loop -------------------------------------------------------------------------------
@@ -280,7 +296,7 @@ def _build_hf_model(spec: dict[str, Any]) -> Any:
 
 
 def _check_passkey_room(data: DataConfig, segment_len: int) -> None:
-    shortest = min_passkey_length(segment_len)
+    shortest = min_passkey_length(segment_len, INTRO if data.intro else "")
     if data.passkey_weight > 0 and data.segments_min * segment_len < shortest:
         raise UsageError(
             f"[data] segments_min {data.segments_min} x segment_len {segment_len} is shorter "
