@@ -16,6 +16,12 @@
     amplify_prob = 0.7         # see data.py: filler memory amplification
     amplify_max = 4096.0
     lm_weight = 0.2            # next-token loss weight beside the key-digit loss
+    copy_weight = 0.0          # loss on the needle's own repeat of its key (a local lookup)
+    spacer_prob = 0.0          # share of trials with 0-4 filler sentences between the copies
+    local_prob = 0.0           # share of trials with the needle in the question's segment ...
+    local_until = 0            # ... during the first local_until steps (0: all along)
+    recall_weight = 0.0        # share of batches that are recall drills (data.recall_drill)
+    intro = true               # trials open with the paper's introduction
 
     [train]
     steps = 1000
