@@ -20,6 +20,11 @@ def count_words(text: str) -> int:
     return sum(1 for _ in _WORD.finditer(text))
 
 
+def split_paragraphs(text: str) -> list[str]:
+    """The non-blank paragraphs of chapter text (or of any slice of it)."""
+    return [p for p in text.split(PARAGRAPH_BREAK) if p.strip()]
+
+
 @dataclass(frozen=True)
 class PageMark:
     """Physical page `number` (1-based) with printed `label` starts at `offset` in the chapter."""
@@ -44,7 +49,7 @@ class Chapter:
 
     @property
     def paragraphs(self) -> list[str]:
-        return [p for p in self.text.split(PARAGRAPH_BREAK) if p.strip()]
+        return split_paragraphs(self.text)
 
     @property
     def page_span(self) -> tuple[str, str] | None:

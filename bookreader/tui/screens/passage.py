@@ -17,7 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, Citation, Passage
+from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, Citation, Passage, split_paragraphs
 from bookreader.tui.widgets.footer import Footer
 
 CONTEXT_PARAGRAPHS = 12  # shown before and after the passage
@@ -60,10 +60,6 @@ def _context(paragraphs: list[str], keep: int, *, before: bool) -> tuple[str, in
         return PARAGRAPH_BREAK.join(paragraphs), 0
     kept = paragraphs[-keep:] if before else paragraphs[:keep]
     return PARAGRAPH_BREAK.join(kept), len(paragraphs) - keep
-
-
-def _split_paragraphs(text: str) -> list[str]:
-    return [p for p in text.split(PARAGRAPH_BREAK) if p.strip()]
 
 
 class PassageScreen(ModalScreen[None]):
@@ -139,10 +135,10 @@ class PassageScreen(ModalScreen[None]):
             return
         start, end = span
         before, hidden_before = _context(
-            _split_paragraphs(chapter.text[:start]), CONTEXT_PARAGRAPHS, before=True
+            split_paragraphs(chapter.text[:start]), CONTEXT_PARAGRAPHS, before=True
         )
         after, hidden_after = _context(
-            _split_paragraphs(chapter.text[end:]), CONTEXT_PARAGRAPHS, before=False
+            split_paragraphs(chapter.text[end:]), CONTEXT_PARAGRAPHS, before=False
         )
         if hidden_before:
             yield Static(f"… {hidden_before} earlier paragraphs", classes="passage--elided")
