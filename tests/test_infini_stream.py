@@ -39,7 +39,8 @@ def assert_states_close(a: InfiniState, b: InfiniState) -> None:
         torch.testing.assert_close(la.memory.M, lb.memory.M, atol=TOL, rtol=TOL)
         torch.testing.assert_close(la.memory.z, lb.memory.z, atol=TOL, rtol=TOL)
         assert la.seg_len == lb.seg_len
-        for ta, tb in ((la.k_seg, lb.k_seg), (la.v_seg, lb.v_seg), (la.k_rot_seg, lb.k_rot_seg)):
+        pairs = [(getattr(la, n), getattr(lb, n)) for n in ("k_seg", "v_seg", "k_rot_seg")]
+        for ta, tb in [*pairs, (la.conv_tail, lb.conv_tail)]:
             assert (ta is None) == (tb is None)
             if ta is not None:
                 torch.testing.assert_close(ta, tb, atol=TOL, rtol=TOL)
@@ -57,10 +58,13 @@ def random_split(total: int, rng: random.Random) -> list[int]:
 @pytest.mark.parametrize("update", ["linear", "delta"])
 @pytest.mark.parametrize("positions", ["rope", "learned"])
 @pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("conv_kernel", [0, 4])
 @torch.no_grad()
-def test_one_call_equals_pieces_of_any_sizes(update: str, positions: str, seed: int) -> None:
-    """Proof 4."""
-    model = make_model(update=update, positions=positions)
+def test_one_call_equals_pieces_of_any_sizes(
+    update: str, positions: str, seed: int, conv_kernel: int
+) -> None:
+    """Proof 4 (with and without the short convolution, whose window crosses the cuts)."""
+    model = make_model(update=update, positions=positions, conv_kernel=conv_kernel)
     ids = torch.randint(0, 256, (2, 7 * 32 + 11))
     whole_logits, whole_state = model(ids, model.init_state(2))
     sizes = random_split(ids.shape[1], random.Random(seed))
@@ -133,11 +137,11 @@ def recompute_logits(model: InfiniTransformer, seq: torch.Tensor) -> torch.Tenso
     return logits[:, -1]
 
 
-@pytest.mark.parametrize("update", ["linear", "delta"])
+@pytest.mark.parametrize(("update", "conv_kernel"), [("linear", 0), ("delta", 0), ("delta", 3)])
 @torch.no_grad()
-def test_cached_generation_equals_recomputation(update: str) -> None:
+def test_cached_generation_equals_recomputation(update: str, conv_kernel: int) -> None:
     """Proof 5: prompt of 20, 50 new tokens: crosses the boundaries at 32 and 64."""
-    model = make_model(update=update)
+    model = make_model(update=update, conv_kernel=conv_kernel)
     prompt = torch.randint(0, 256, (2, 20))
     new, final = model.generate(prompt, model.init_state(2), max_new_tokens=50)
     assert new.shape == (2, 50)
