@@ -122,3 +122,31 @@ def test_train_command_runs_a_recipe(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     assert summary["step"] == 2 and Path(summary["model"]).is_dir()
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").is_file()
+
+
+def test_init_from_starts_where_the_last_stage_ended(tmp_path: Path) -> None:
+    first = train(tiny_recipe(tmp_path / "one", steps=3))
+    saved = InfiniTransformer.load(first.model_dir)
+    stage_two = dict(lr=1e-12, beta_lr=1e-12, init_from=str(first.model_dir))
+    second = train(tiny_recipe(tmp_path / "two", steps=1, **stage_two))
+    after = InfiniTransformer.load(second.model_dir)
+    for name, weight in saved.state_dict().items():  # lr ~ 0: the weights are the first run's
+        torch.testing.assert_close(after.state_dict()[name], weight, atol=1e-6, rtol=0)
+    with pytest.raises(UsageError, match="unlike"):
+        other = tiny_recipe(tmp_path / "three", steps=1, init_from=str(first.model_dir))
+        other.model["d_model"] = 64
+        train(other)
+    with pytest.raises(UsageError, match="init_from"):
+        train(tiny_recipe(tmp_path / "four", steps=1, init_from=str(tmp_path / "nowhere")))
+
+
+def test_plain_filler_share_of_trials(tmp_path: Path) -> None:
+    from bookreader.training.loop import make_batch
+
+    recipe = tiny_recipe(tmp_path, steps=1, batch_size=64)
+    recipe.data.plain_filler_prob = 0.5
+    batch = make_batch(recipe, 0, 0, [], 128)
+    share = sum(sample.plain for sample in batch.samples) / 64
+    assert 0.3 < share < 0.7
+    recipe.data.plain_filler_prob = 0.0
+    assert not any(sample.plain for sample in make_batch(recipe, 0, 0, [], 128).samples)

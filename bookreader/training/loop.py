@@ -120,9 +120,12 @@ def make_batch(
         spacer = random_spacer(rng) if rng.random() < data.spacer_prob else ""
         intro = INTRO if data.intro else ""
         if rng.random() < local_prob:
-            samples.append(local_passkey_sample(length, segment_len, rng, spacer, intro))
+            sample = local_passkey_sample(length, segment_len, rng, spacer, intro)
         else:
-            samples.append(random_passkey_sample(length, segment_len, rng, None, spacer, intro))
+            sample = random_passkey_sample(length, segment_len, rng, None, spacer, intro)
+        if data.plain_filler_prob > 0 and rng.random() < data.plain_filler_prob:
+            sample = replace(sample, plain=True)
+        samples.append(sample)
         if rng.random() < data.amplify_prob:
             log_max = math.log(max_amplify)
             factors.append((math.exp(rng.uniform(0, log_max)), math.exp(rng.uniform(0, log_max))))
@@ -282,6 +285,18 @@ def build_model(recipe: Recipe) -> InfiniTransformer:
     return InfiniTransformer(InfiniConfig.from_dict(recipe.model))
 
 
+def load_init_weights(folder: str, model: torch.nn.Module) -> dict[str, Tensor]:
+    """The weights of a saved InfiniTransformer folder, checked against the recipe's model."""
+    path = Path(folder)
+    try:
+        source = InfiniTransformer.load(path)
+    except (FileNotFoundError, ValueError, TypeError) as error:
+        raise UsageError(f"[train] init_from: {error}") from None
+    if not isinstance(model, InfiniTransformer) or source.config != model.config:
+        raise UsageError(f"[train] init_from: {path} holds a model unlike the recipe's [model]")
+    return source.state_dict()
+
+
 def _build_hf_model(spec: dict[str, Any]) -> Any:
     """A pretrained causal LM converted to Infini-attention by bookreader.hf."""
     try:
@@ -380,6 +395,8 @@ def train(
     dist = _Distributed(device)
     torch.manual_seed(cfg.seed)
     model = build_model(recipe).to(device)
+    if cfg.init_from:  # the next stage of a curriculum starts from the last one's weights
+        model.load_state_dict(load_init_weights(cfg.init_from, model))
     optimizer = torch.optim.AdamW(
         model.param_groups(cfg.lr, beta_lr=cfg.beta_lr, weight_decay=cfg.weight_decay),
         betas=cfg.adam_betas,
