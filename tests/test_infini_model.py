@@ -137,7 +137,7 @@ def test_no_nan_after_1m_tokens(update: str) -> None:
 
 @torch.no_grad()
 def test_state_save_load_round_trip(tmp_path) -> None:
-    model = make_model(conv_kernel=4)
+    model = make_model()
     state = model.read(torch.randint(0, 256, (2, 3 * 32 + 5)), model.init_state(2))
     path = tmp_path / "book.safetensors"
     state.save(path, metadata={"book_sha256": "abc", "model": "tiny"})
@@ -149,12 +149,12 @@ def test_state_save_load_round_trip(tmp_path) -> None:
         assert a.memory.written and b.memory.written
         for name in ("M", "z"):
             assert torch.equal(getattr(a.memory, name), getattr(b.memory, name))
-        for name in ("k_seg", "v_seg", "k_rot_seg", "conv_tail"):
+        for name in ("k_seg", "v_seg", "k_rot_seg"):
             assert torch.equal(getattr(a, name), getattr(b, name))
 
 
 def test_model_save_load_round_trip(tmp_path) -> None:
-    model = make_model(update="linear", positions="learned", gate_init=-3.0, conv_kernel=2)
+    model = make_model(update="linear", positions="learned", gate_init=-3.0)
     model.save(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "config.json").read_text())["update"] == "linear"
     loaded = InfiniTransformer.load(tmp_path / "m").eval()
@@ -222,41 +222,3 @@ def test_config_validation() -> None:
         InfiniConfig(update="sum")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown"):
         InfiniConfig.from_dict({"d_model": 8, "colour": "red"})
-    with pytest.raises(ValueError, match="conv_kernel"):
-        InfiniConfig(conv_kernel=-1)
-
-
-# -- short convolution ------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def test_short_convolution_equals_a_naive_loop_across_calls() -> None:
-    """out[t, c] = sum_j w[c, j] * x[t - (w - 1) + j, c], zeros before the stream starts, and a
-    second call continues the first through the tail it returned."""
-    attn = make_model(conv_kernel=3).blocks[0].attn
-    x = torch.randn(2, 11, attn.conv.in_channels)
-    w = attn.conv.weight[:, 0, :]  # (C, 3)
-    padded = torch.cat((torch.zeros(2, 2, x.shape[-1]), x), dim=1)
-    expected = torch.stack(
-        [sum(w[:, j] * padded[:, t + j] for j in range(3)) for t in range(11)], dim=1
-    )
-    first, tail = attn._short_conv(x[:, :4], None)
-    second, tail = attn._short_conv(x[:, 4:], tail)
-    torch.testing.assert_close(torch.cat((first, second), dim=1), expected)
-    assert torch.equal(tail, x[:, -2:])
-
-
-@torch.no_grad()
-def test_with_a_short_convolution_a_key_sees_its_preceding_tokens() -> None:
-    """Changing token t - 1 changes the first layer's key at t only with the convolution."""
-    ids = torch.randint(0, 256, (1, 40))
-    other = ids.clone()
-    other[0, 33] = (ids[0, 33] + 1) % 256  # the token before 34, in the same segment
-    for width, changes in ((0, False), (2, True)):
-        model = make_model(conv_kernel=width)
-        keys = []
-        for tokens in (ids, other):
-            state = model.read(tokens[:, :34], model.init_state(1))
-            _, state = model(tokens[:, 34:35], state)
-            keys.append(state.layers[0].k_seg[:, :, -1])
-        assert (not torch.equal(*keys)) == changes

@@ -79,7 +79,6 @@ def expand_state(state: InfiniState, batch_size: int) -> InfiniState:
             grow(layer.k_seg),
             grow(layer.v_seg),
             grow(layer.k_rot_seg),
-            grow(layer.conv_tail),
         )
         for layer in state.layers
     ]

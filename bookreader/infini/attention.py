@@ -17,7 +17,6 @@ Functions for other model families (the Hugging Face plug-in) are `infini_attent
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import torch
@@ -152,40 +151,16 @@ class InfiniAttention(nn.Module):
             else None
         )
         self.read_memory = True  # False: every gate closed (memory-off control)
-        channels = (self.n_heads + 2 * self.n_kv_heads) * self.head_dim
-        self.conv = (
-            nn.Conv1d(channels, channels, cfg.conv_kernel, groups=channels, bias=False)
-            if cfg.conv_kernel > 0
-            else None
-        )
 
     def _heads(self, x: Tensor, n: int) -> Tensor:
         B, T, _ = x.shape
-        return x.reshape(B, T, n, self.head_dim).transpose(1, 2)  # (B, n, T, d)
-
-    def _short_conv(self, qkv: Tensor, tail: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Causal depthwise convolution of qkv (B, T, C) after the stream's previous w - 1
-        projections (zeros at the start of a stream). Returns (convolved (B, T, C), new tail):
-        feeding a stream in one call or in pieces gives the same result."""
-        B, _, C = qkv.shape
-        width = self.conv.kernel_size[0]
-        if tail is None:
-            tail = qkv.new_zeros(B, width - 1, C)
-        padded = torch.cat((tail, qkv), dim=1)  # (B, w - 1 + T, C)
-        out = F.conv1d(padded.transpose(1, 2), self.conv.weight, groups=C).transpose(1, 2)
-        return out, padded[:, padded.shape[1] - (width - 1) :]
+        return x.view(B, T, n, self.head_dim).transpose(1, 2)  # (B, n, T, d)
 
     def forward(self, x: Tensor, layer: LayerState) -> tuple[Tensor, LayerState]:
         B, T, _ = x.shape
-        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
-        conv_tail = None
-        if self.conv is not None:
-            sizes = [q.shape[-1], k.shape[-1], v.shape[-1]]
-            qkv, conv_tail = self._short_conv(torch.cat((q, k, v), dim=-1), layer.conv_tail)
-            q, k, v = qkv.split(sizes, dim=-1)
-        q = self._heads(q, self.n_heads)  # (B, H, T, d)
-        k = self._heads(k, self.n_kv_heads)  # (B, H_kv, T, d)
-        v = self._heads(v, self.n_kv_heads)
+        q = self._heads(self.q_proj(x), self.n_heads)  # (B, H, T, d)
+        k = self._heads(self.k_proj(x), self.n_kv_heads)  # (B, H_kv, T, d)
+        v = self._heads(self.v_proj(x), self.n_kv_heads)
         outputs, start = [], 0
         dropout_p = self.dropout if self.training else 0.0
         for n in segment_pieces(layer.seg_len, T, self.segment_len):
@@ -204,8 +179,6 @@ class InfiniAttention(nn.Module):
             )  # fmt: skip
             outputs.append(out)
             start += n
-        if conv_tail is not None:
-            layer = replace(layer, conv_tail=conv_tail)
         if not outputs:  # T == 0
             return x.new_zeros(B, 0, x.shape[-1]), layer
         y = torch.cat(outputs, dim=2) if len(outputs) > 1 else outputs[0]

@@ -50,10 +50,6 @@ class InfiniConfig:
     gate_init: float = 0.0  # β at init: 0 from scratch; -3..-5 to adapt; -30 closes the gate
     positions: Literal["rope", "learned"] = "rope"  # both restart at 0 in every segment
     rope_theta: float = 10000.0
-    # Width of a causal depthwise convolution over the q, k, v projections (0: none). Each key
-    # then carries its preceding tokens, so a lookup by context ("the digit after 'key is'")
-    # is one layer's work instead of an induction circuit across two.
-    conv_kernel: int = 0
     bptt_segments: int | None = None  # gradient through memory within windows of this many
     checkpoint_segments: bool = False  # recompute each segment's activations in backward
     dropout: float = 0.0
@@ -70,8 +66,6 @@ class InfiniConfig:
             raise ValueError(f"update must be 'linear' or 'delta', not {self.update!r}")
         if self.positions not in ("rope", "learned"):
             raise ValueError(f"positions must be 'rope' or 'learned', not {self.positions!r}")
-        if self.conv_kernel < 0:
-            raise ValueError("conv_kernel must be 0 (none) or a width of at least 1")
         if self.segment_len < 1:
             raise ValueError("segment_len must be at least 1")
         if self.bptt_segments is not None and self.bptt_segments < 1:

@@ -31,9 +31,6 @@ class LayerState:
     # The same keys after RoPE (positions 0..t-1 of the segment), for local attention, so that
     # a step with new tokens never re-rotates the cached ones. None when no RoPE is used.
     k_rot_seg: Tensor | None = None  # (B, H_kv, t, d_k)
-    # With a short convolution (InfiniConfig.conv_kernel = w): the last w - 1 projections
-    # (q, k, v concatenated, before the convolution) of the stream, whatever the segment.
-    conv_tail: Tensor | None = None  # (B, w - 1, C)
 
     @property
     def seg_len(self) -> int:
@@ -42,21 +39,13 @@ class LayerState:
     def to(self, device: torch.device | str) -> LayerState:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
         return LayerState(
-            self.memory.to(device),
-            move(self.k_seg),
-            move(self.v_seg),
-            move(self.k_rot_seg),
-            move(self.conv_tail),
+            self.memory.to(device), move(self.k_seg), move(self.v_seg), move(self.k_rot_seg)
         )
 
     def detach(self) -> LayerState:
         cut = lambda t: None if t is None else t.detach()  # noqa: E731
         return LayerState(
-            self.memory.detach(),
-            cut(self.k_seg),
-            cut(self.v_seg),
-            cut(self.k_rot_seg),
-            cut(self.conv_tail),
+            self.memory.detach(), cut(self.k_seg), cut(self.v_seg), cut(self.k_rot_seg)
         )
 
 
@@ -114,8 +103,6 @@ class InfiniState:
                 tensors[f"layers.{i}.v_seg"] = layer.v_seg.detach().contiguous().cpu()
             if layer.k_rot_seg is not None:
                 tensors[f"layers.{i}.k_rot_seg"] = layer.k_rot_seg.detach().contiguous().cpu()
-            if layer.conv_tail is not None:
-                tensors[f"layers.{i}.conv_tail"] = layer.conv_tail.detach().contiguous().cpu()
         header = {
             "format_version": str(STATE_FORMAT_VERSION),
             "tokens_read": str(self.tokens_read),
@@ -148,7 +135,6 @@ class InfiniState:
                     tensors.get(f"layers.{i}.k_seg"),
                     tensors.get(f"layers.{i}.v_seg"),
                     tensors.get(f"layers.{i}.k_rot_seg"),
-                    tensors.get(f"layers.{i}.conv_tail"),
                 )
             )
         return cls(layers, int(header["tokens_read"]), json.loads(header["meta"]))

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bookreader.errors import UsageError
-from bookreader.infini import InfiniConfig, InfiniState, InfiniTransformer, LayerMemory
+from bookreader.infini import InfiniConfig, InfiniState, InfiniTransformer, LayerMemory, LayerState
 from bookreader.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bookreader.training.config import DataConfig, Recipe, TrainConfig
 from bookreader.training.data import (
@@ -173,7 +173,7 @@ def amplify_memory(state: InfiniState, before: InfiniState, factors: Tensor) -> 
             raise ValueError("amplification needs a state at a segment boundary")
         M = new.memory.M + extra.view(-1, 1, 1, 1) * (new.memory.M - old.memory.M)
         z = new.memory.z + extra.view(-1, 1, 1) * (new.memory.z - old.memory.z)
-        layers.append(replace(new, memory=LayerMemory(M, z, new.memory.written)))
+        layers.append(LayerState(LayerMemory(M, z, new.memory.written)))
     return InfiniState(layers, state.tokens_read, state.meta)
 
 
