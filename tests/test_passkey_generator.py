@@ -137,20 +137,3 @@ def random_passkey_sample_with_spacer(rng: random.Random):
     from bookreader.training.data import random_passkey_sample, random_spacer
 
     return random_passkey_sample(2048, 256, rng, spacer=random_spacer(rng))
-
-
-def test_plain_trials_keep_the_layout_and_replace_only_the_filler() -> None:
-    from dataclasses import replace
-
-    from bookreader.training.data import PLAIN_BYTE
-
-    sample = passkey_sample(1024, 0.4, "31415", 128, intro="")
-    plain = replace(sample, plain=True)
-    text, easy = sample.text(), plain.text()
-    assert len(easy) == len(text) == 1024
-    kept = [(sample.needle_start, sample.needle_end), (sample.question_start, sample.length)]
-    for a, b in kept:
-        assert easy[a:b] == text[a:b]
-    outside = easy[: sample.needle_start] + easy[sample.needle_end : sample.question_start]
-    assert set(outside) == {chr(PLAIN_BYTE)} and len(outside) > 500
-    assert torch.equal(plain.tokens(300, 700), plain.tokens()[300:700])

@@ -138,15 +138,3 @@ def test_init_from_starts_where_the_last_stage_ended(tmp_path: Path) -> None:
         train(other)
     with pytest.raises(UsageError, match="init_from"):
         train(tiny_recipe(tmp_path / "four", steps=1, init_from=str(tmp_path / "nowhere")))
-
-
-def test_plain_filler_share_of_trials(tmp_path: Path) -> None:
-    from bookreader.training.loop import make_batch
-
-    recipe = tiny_recipe(tmp_path, steps=1, batch_size=64)
-    recipe.data.plain_filler_prob = 0.5
-    batch = make_batch(recipe, 0, 0, [], 128)
-    share = sum(sample.plain for sample in batch.samples) / 64
-    assert 0.3 < share < 0.7
-    recipe.data.plain_filler_prob = 0.0
-    assert not any(sample.plain for sample in make_batch(recipe, 0, 0, [], 128).samples)

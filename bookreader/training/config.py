@@ -20,7 +20,6 @@
     spacer_prob = 0.0          # share of trials with 0-4 filler sentences between the copies
     local_prob = 0.0           # share of trials with the needle in the question's segment ...
     local_until = 0            # ... during the first local_until steps (0: all along)
-    plain_filler_prob = 0.0    # share of trials whose filler is a run of '.': the easy task
     recall_weight = 0.0        # share of batches that are recall drills (data.recall_drill)
     intro = true               # trials open with the paper's introduction
 
@@ -65,7 +64,6 @@ class DataConfig:
     spacer_prob: float = 0.0  # share of trials whose needle repeats its key after 0-4 sentences
     local_prob: float = 0.0  # share of trials with the needle in the question's segment
     local_until: int = 0  # ... during the first local_until steps only (0: all along)
-    plain_filler_prob: float = 0.0  # share of trials whose filler is a run of '.' (easy ones)
 
     def validate(self) -> None:
         if self.passkey_weight < 0 or self.books_weight < 0:
@@ -82,8 +80,6 @@ class DataConfig:
             raise UsageError("[data] passkey trials need segments_min >= 2")
         if not 0.0 <= self.local_prob <= 1.0 or self.local_until < 0:
             raise UsageError("[data] needs 0 <= local_prob <= 1 and local_until >= 0")
-        if not 0.0 <= self.plain_filler_prob <= 1.0:
-            raise UsageError("[data] needs 0 <= plain_filler_prob <= 1")
         if not 0.0 <= self.amplify_prob <= 1.0 or self.amplify_max < 1.0:
             raise UsageError("[data] needs 0 <= amplify_prob <= 1 and amplify_max >= 1")
 

@@ -29,7 +29,6 @@ FILLER = (
 NEEDLE = "The pass key is {key}. Remember it. {key} is the pass key. "
 QUESTION = "What is the pass key? The pass key is "
 KEY_DIGITS = 5
-PLAIN_BYTE = ord(".")  # the filler of plain training trials (PasskeySample.plain)
 
 POSITIONS: dict[str, float] = {"start": 0.0, "middle": 0.5, "end": 1.0}
 
@@ -86,9 +85,6 @@ class PasskeySample:
     filler_before: int
     spacer: str = ""  # training only: filler sentences between the needle's two copies of the key
     intro: str = INTRO  # training may leave the introduction out ("")
-    # Training only: the filler is a run of PLAIN_BYTE, so the needle is the only content in
-    # memory. The easy version of the task, where the lookup is learned first (a curriculum).
-    plain: bool = False
 
     @property
     def needle(self) -> str:
@@ -141,9 +137,7 @@ class PasskeySample:
             a, b = max(start, lo), min(end, hi)
             if a >= b:
                 continue
-            if fixed is None and self.plain:
-                parts.append(torch.full((b - a,), PLAIN_BYTE, dtype=torch.long))
-            elif fixed is None:
+            if fixed is None:
                 parts.append(_filler_slice(phase, a - lo, b - lo))
             else:
                 parts.append(fixed[a - lo : b - lo])

@@ -29,7 +29,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,12 +120,9 @@ def make_batch(
         spacer = random_spacer(rng) if rng.random() < data.spacer_prob else ""
         intro = INTRO if data.intro else ""
         if rng.random() < local_prob:
-            sample = local_passkey_sample(length, segment_len, rng, spacer, intro)
+            samples.append(local_passkey_sample(length, segment_len, rng, spacer, intro))
         else:
-            sample = random_passkey_sample(length, segment_len, rng, None, spacer, intro)
-        if data.plain_filler_prob > 0 and rng.random() < data.plain_filler_prob:
-            sample = replace(sample, plain=True)
-        samples.append(sample)
+            samples.append(random_passkey_sample(length, segment_len, rng, None, spacer, intro))
         if rng.random() < data.amplify_prob:
             log_max = math.log(max_amplify)
             factors.append((math.exp(rng.uniform(0, log_max)), math.exp(rng.uniform(0, log_max))))
