@@ -27,6 +27,7 @@
     steps = 1000
     batch_size = 16
     lr = 2e-3
+    init_from = ""             # a saved model folder to start from: the next curriculum stage
     ...
 
 Unknown keys and wrong types are usage errors (exit code 2), reported in one line.
