@@ -138,3 +138,21 @@ def test_init_from_starts_where_the_last_stage_ended(tmp_path: Path) -> None:
         train(other)
     with pytest.raises(UsageError, match="init_from"):
         train(tiny_recipe(tmp_path / "four", steps=1, init_from=str(tmp_path / "nowhere")))
+
+
+def test_end_prob_puts_that_share_of_needles_as_late_as_allowed(tmp_path: Path) -> None:
+    from bookreader.training.data import passkey_sample
+    from bookreader.training.loop import make_batch
+
+    recipe = tiny_recipe(tmp_path, steps=1, batch_size=64)
+    recipe.data.amplify_prob = 0.0
+
+    def late_share(end_prob: float) -> float:
+        recipe.data.end_prob = end_prob
+        batch = make_batch(recipe, 0, 0, [], 128)
+        latest = passkey_sample(batch.samples[0].length, 1.0, "00000", 128).needle_start
+        return sum(s.needle_start == latest for s in batch.samples) / len(batch.samples)
+
+    assert late_share(0.0) < 0.2
+    assert 0.35 < late_share(0.5) < 0.75
+    assert late_share(1.0) == 1.0

@@ -20,6 +20,7 @@
     spacer_prob = 0.0          # share of trials with 0-4 filler sentences between the copies
     local_prob = 0.0           # share of trials with the needle in the question's segment ...
     local_until = 0            # ... during the first local_until steps (0: all along)
+    end_prob = 0.0             # share of trials with the needle as late as allowed
     recall_weight = 0.0        # share of batches that are recall drills (data.recall_drill)
     intro = true               # trials open with the paper's introduction
 
@@ -65,6 +66,9 @@ class DataConfig:
     spacer_prob: float = 0.0  # share of trials whose needle repeats its key after 0-4 sentences
     local_prob: float = 0.0  # share of trials with the needle in the question's segment
     local_until: int = 0  # ... during the first local_until steps only (0: all along)
+    # Share of trials with the needle as late as allowed (it ends just before the question's
+    # segment), a place that uniform depths rarely draw in long trials.
+    end_prob: float = 0.0
 
     def validate(self) -> None:
         if self.passkey_weight < 0 or self.books_weight < 0:
@@ -81,6 +85,8 @@ class DataConfig:
             raise UsageError("[data] passkey trials need segments_min >= 2")
         if not 0.0 <= self.local_prob <= 1.0 or self.local_until < 0:
             raise UsageError("[data] needs 0 <= local_prob <= 1 and local_until >= 0")
+        if not 0.0 <= self.end_prob <= 1.0:
+            raise UsageError("[data] needs 0 <= end_prob <= 1")
         if not 0.0 <= self.amplify_prob <= 1.0 or self.amplify_max < 1.0:
             raise UsageError("[data] needs 0 <= amplify_prob <= 1 and amplify_max >= 1")
 

@@ -122,7 +122,9 @@ def make_batch(
         if rng.random() < local_prob:
             samples.append(local_passkey_sample(length, segment_len, rng, spacer, intro))
         else:
-            samples.append(random_passkey_sample(length, segment_len, rng, None, spacer, intro))
+            late = data.end_prob > 0 and rng.random() < data.end_prob
+            depth = 1.0 if late else None  # None: uniform
+            samples.append(random_passkey_sample(length, segment_len, rng, depth, spacer, intro))
         if rng.random() < data.amplify_prob:
             log_max = math.log(max_amplify)
             factors.append((math.exp(rng.uniform(0, log_max)), math.exp(rng.uniform(0, log_max))))
