@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 SAMPLE ?= samples/the-lighthouse-keepers-ledger.epub
 
-.PHONY: setup demo test test-all lint bench clean
+.PHONY: setup demo test test-all lint bench clean passkey-tiny
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,14 @@ test-all: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Retrain models/passkey-tiny from scratch (four curriculum stages; about 1 h 10 min on one CPU core).
+passkey-tiny: setup
+	$(BIN)/bookreader train models/passkey-tiny/stage1.toml
+	$(BIN)/bookreader train models/passkey-tiny/stage2.toml
+	$(BIN)/bookreader train models/passkey-tiny/stage3.toml
+	$(BIN)/bookreader train models/passkey-tiny/stage4.toml
+	cp runs/passkey-tiny-stage4/model/config.json runs/passkey-tiny-stage4/model/model.safetensors models/passkey-tiny/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,10 +1,6 @@
-"""The shipped model (models/passkey-tiny) should find the passkey at 8K tokens through its
-memory: above 90% at start, middle and end with the needle in an earlier segment than the
-question, and at chance at start and middle once every gate is closed.
-
-The model shipped today does not retrieve (its card gives the measured table): the retrieval
-test is a strict expected failure, so that the suite turns red the day a retrained model passes
-and the mark must go."""
+"""The shipped model (models/passkey-tiny) finds the passkey at 8K tokens through its memory:
+above 90% at start, middle and end with the needle in an earlier segment than the question, and
+at chance at start and middle once every gate is closed (its card gives the full table)."""
 
 from __future__ import annotations
 
@@ -29,9 +25,6 @@ def shipped() -> InfiniTransformer:
     return model
 
 
-@pytest.mark.xfail(
-    strict=True, reason="models/passkey-tiny stays at chance (see models/passkey-tiny/README.md)"
-)
 def test_passkey_at_8k_through_memory(shipped: InfiniTransformer) -> None:
     cells = run_passkey(shipped, [8192], ["start", "middle", "end"], TRIALS, seed=7)
     for cell in cells:
