@@ -287,11 +287,13 @@ def build_model(recipe: Recipe) -> InfiniTransformer:
 def load_init_weights(folder: str, model: torch.nn.Module) -> dict[str, Tensor]:
     """The weights of a saved InfiniTransformer folder, checked against the recipe's model."""
     path = Path(folder)
+    if not isinstance(model, InfiniTransformer):
+        raise UsageError("[train] init_from needs a standalone [model]; hf models bring weights")
     try:
         source = InfiniTransformer.load(path)
     except (FileNotFoundError, ValueError, TypeError) as error:
         raise UsageError(f"[train] init_from: {error}") from None
-    if not isinstance(model, InfiniTransformer) or source.config != model.config:
+    if source.config != model.config:
         raise UsageError(f"[train] init_from: {path} holds a model unlike the recipe's [model]")
     return source.state_dict()
 
