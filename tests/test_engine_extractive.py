@@ -189,18 +189,7 @@ def test_what_happens_in_a_chapter_quotes_its_most_central_passages(
         assert text.startswith(EXTRACTIVE_NOTICE)
         # Reference: the chapter's most central sentence by the eigenvector computation.
         sentences = chapter_sentences(chapter.index, chapter.text)
-        n = len(sentences)
-        df: dict[str, int] = {}
-        for s in sentences:
-            for t in set(s.terms):
-                df[t] = df.get(t, 0) + 1
-        idf = {t: np.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
-        similarity = np.array(
-            [
-                [naive_cosine(list(a.terms), list(b.terms), idf) for b in sentences]
-                for a in sentences
-            ]
-        )
+        similarity = naive_similarity(sentences)
         reference = dict(zip((s.text for s in sentences), naive_lexrank(similarity), strict=True))
         # A most central sentence (ties are possible) is quoted and marked.
         cited = [c.sentence for c in citations]
@@ -271,6 +260,19 @@ def naive_cosine(a: list[str], b: list[str], idf: dict[str, float]) -> float:
     )
 
 
+def naive_similarity(sentences: list[Sentence]) -> np.ndarray:
+    """Cosine of every sentence pair over tf x smoothed idf, computed term by term."""
+    n = len(sentences)
+    df: dict[str, int] = {}
+    for s in sentences:
+        for t in set(s.terms):
+            df[t] = df.get(t, 0) + 1
+    idf = {t: np.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
+    return np.array(
+        [[naive_cosine(list(a.terms), list(b.terms), idf) for b in sentences] for a in sentences]
+    )
+
+
 def test_lexrank_matches_the_eigenvector_reference() -> None:
     rng = np.random.default_rng(0)
     raw = rng.random((12, 12))
@@ -287,15 +289,7 @@ def test_cosine_similarity_matches_a_naive_computation() -> None:
         "Fog came in from the sea.",
     ]
     sentences = [Sentence(0, i, i + 1, t, tuple(terms(t))) for i, t in enumerate(texts)]
-    n = len(sentences)
-    df: dict[str, int] = {}
-    for s in sentences:
-        for t in set(s.terms):
-            df[t] = df.get(t, 0) + 1
-    idf = {t: np.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
-    expected = np.array(
-        [[naive_cosine(list(a.terms), list(b.terms), idf) for b in sentences] for a in sentences]
-    )
+    expected = naive_similarity(sentences)
     np.testing.assert_allclose(cosine_similarity(sentences), expected, atol=1e-9)
 
 
