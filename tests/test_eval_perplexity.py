@@ -53,6 +53,33 @@ def test_no_memory_is_the_closed_gate_model_and_differs() -> None:
     assert model.memory_enabled  # the control leaves the model as it found it
 
 
+@pytest.mark.parametrize("window", [1, 2, 3])
+def test_reset_every_equals_windows_read_one_by_one(window: int) -> None:
+    """Reference: each window of `window` segments read alone from an empty memory; the first
+    token of a window is predicted by the previous window's last logits (read with its own
+    memory), as in the streamed run."""
+    model = tiny_model()
+    ids = torch.randint(0, 256, (16 * 7 + 5,))
+    size = window * 16
+    total, previous_last = 0.0, None
+    with torch.no_grad():
+        for start in range(0, ids.numel(), size):
+            piece = ids[start : start + size]
+            logits, _ = model(piece[None])
+            logits = logits[0].float()
+            if previous_last is not None:
+                total += F.cross_entropy(previous_last[None], piece[:1], reduction="sum").item()
+            total += F.cross_entropy(logits[:-1], piece[1:], reduction="sum").item()
+            previous_last = logits[-1]
+    reset = token_perplexity(model, ids, reset_every=window)
+    assert reset.reset_every == window
+    assert reset.nll == pytest.approx(total / (ids.numel() - 1), rel=1e-5)
+    whole = token_perplexity(model, ids)
+    assert whole.nll != pytest.approx(reset.nll, rel=1e-4)  # resetting changes what is read
+    with pytest.raises(ValueError, match="reset_every"):
+        token_perplexity(model, ids, reset_every=0)
+
+
 def test_perplexity_command(tmp_path: Path, samples: Path) -> None:
     model = tiny_model()
     model.save(tmp_path / "model")
@@ -64,6 +91,13 @@ def test_perplexity_command(tmp_path: Path, samples: Path) -> None:
     assert data["schema"] == "bookreader.eval.perplexity/1"
     assert data["tokens"] == 799 and data["memory"] is True
     assert data["perplexity"] == pytest.approx(math.exp(data["nll"]))
+    reset = CliRunner().invoke(app, [*args, "--max-tokens", "800", "--reset-every", "2", "--json"])
+    assert reset.exit_code == 0, reset.output
+    reset_data = json.loads(reset.stdout)
+    assert reset_data["reset_every"] == 2 and data["reset_every"] is None
+    assert reset_data["nll"] != pytest.approx(data["nll"], rel=1e-5)
+    bad = CliRunner().invoke(app, [*args, "--reset-every", "0"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
     missing = CliRunner().invoke(app, ["eval", "perplexity", str(book), "--model", "/nowhere"])
     assert missing.exit_code == 1 and "Traceback" not in missing.output
     unreadable = CliRunner().invoke(

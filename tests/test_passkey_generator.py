@@ -8,6 +8,8 @@ import re
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bookreader.evals.passkey import format_length, parse_length
 from bookreader.training.data import (
@@ -137,3 +139,117 @@ def random_passkey_sample_with_spacer(rng: random.Random):
     from bookreader.training.data import random_passkey_sample, random_spacer
 
     return random_passkey_sample(2048, 256, rng, spacer=random_spacer(rng))
+
+
+# -- random layouts and book haystacks -------------------------------------------------------
+
+BOOK_TEXT = (
+    "Chapter 1. The ship left port in 1851, with 33 hands aboard!\n\n"
+    "\u201cWhere to?\u201d asked the boy. Nobody answered him for a while... "
+    "The mate, a tall man, pointed west; the sea was grey and calm.\n\n"
+    "Chapter 2\nIt rained for 12 days. Was it the 3rd or the 4th week? Nobody knew."
+)
+
+
+def naive_sentence_starts(data: bytes) -> set[int]:
+    """Independent reference: walk the bytes; a sentence starts after white space that follows
+    . ! or ? (closing quotes between them allowed) or after a blank line."""
+    text = data.decode("utf-8")
+    starts, i = {0}, 0
+    while i < len(text):
+        ch = text[i]
+        if ch in ".!?" or (ch == "\n" and re.match(r"\n[ \t]*\n", text[i:])):
+            j = i + 1
+            while ch in ".!?" and j < len(text) and text[j] in "\"')]\u2019\u201d":
+                j += 1
+            k = j
+            while k < len(text) and text[k].isspace():
+                k += 1
+            if (k > j or ch == "\n") and k < len(text):
+                starts.add(len(text[:k].encode("utf-8")))
+            i = max(k, i + 1)
+        else:
+            i += 1
+    return starts
+
+
+def test_book_haystack_drops_digits_and_starts_needles_at_sentences() -> None:
+    from bookreader.training.data import text_haystack
+
+    hay = text_haystack(BOOK_TEXT, "sea")
+    data = bytes(hay.ids.tolist())
+    text = data.decode("utf-8")
+    assert not re.search(r"\d", text)
+    assert text.strip() == re.sub(r"\d", "", BOOK_TEXT).strip()
+    assert set(hay.starts.tolist()) == naive_sentence_starts(data.rstrip()) | {0}
+    # the endless repetition: slices past the end wrap around, snap finds the sentence start
+    n = len(hay)
+    assert torch.equal(hay.slice(n - 3, n + 4), torch.cat([hay.ids[-3:], hay.ids[:4]]))
+    for start in hay.starts.tolist():
+        assert hay.snap(start) == start and hay.snap(2 * n + start) == 2 * n + start
+        assert hay.snap(start + 1) == start or start + 1 in set(hay.starts.tolist())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    length=st.integers(min_value=304, max_value=6000),
+    depth=st.floats(min_value=0.0, max_value=1.0),
+    use_book=st.booleans(),
+    intro=st.booleans(),
+    start_index=st.integers(min_value=0, max_value=10_000),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_any_layout_keeps_the_contract(
+    length: int, depth: float, use_book: bool, intro: bool, start_index: int, seed: int
+) -> None:
+    """Any length, depth, haystack, starting sentence, with or without the introduction: the
+    text is the introduction, the haystack's endless text from its start with the needle
+    inserted at a sentence start, then the question; digits only in the key's three places;
+    the needle ends before the question's segment."""
+    from bookreader.training.data import FILLER_HAYSTACK, text_haystack
+
+    hay = text_haystack(BOOK_TEXT * 3, "sea") if use_book else FILLER_HAYSTACK
+    hay_start = int(hay.starts[start_index % hay.starts.numel()])
+    key = random_key(random.Random(seed))
+    prefix = INTRO if intro else ""
+    segment = 64
+    length = max(length, min_passkey_length(segment, prefix))
+    sample = passkey_sample(length, depth, key, segment, "", prefix, hay, hay_start)
+    ids = sample.tokens()
+    assert ids.numel() == length
+    needle = torch.tensor(list(NEEDLE.format(key=key).encode()))
+    assert torch.equal(ids[sample.needle_start : sample.needle_end], needle)
+    assert torch.equal(ids[: len(prefix)], torch.tensor(list(prefix.encode()), dtype=torch.long))
+    tail = torch.tensor(list((QUESTION + key).encode()))
+    assert torch.equal(ids[-len(tail) :], tail)
+    hay_part = torch.cat(
+        [ids[len(prefix) : sample.needle_start], ids[sample.needle_end : -len(tail)]]
+    )
+    assert torch.equal(hay_part, hay.slice(hay_start, hay_start + hay_part.numel()))
+    # the needle begins where a haystack sentence begins
+    assert (hay_start + sample.filler_before) % len(hay) in set(hay.starts.tolist())
+    assert sample.needle_end <= (sample.question_start // segment) * segment
+    text = bytes(ids.tolist()).decode("utf-8", errors="replace")
+    assert re.findall(r"\d+", text) == [key, key, key]
+    more = sample.tokens(0, length + 100)  # past the answer the haystack continues
+    assert torch.equal(more[:length], ids)
+    assert not re.search(rb"\d", bytes(more[length:].tolist()))
+
+
+def test_random_layouts_move_the_question_within_its_segment() -> None:
+    from bookreader.evals.passkey import make_trials
+
+    rng = random.Random(5)
+    keys = [random_key(rng) for _ in range(40)]
+    trials = make_trials(8192, "middle", keys, 64, rng)
+    lengths = [t.length for t in trials]
+    assert all(8192 - 64 <= n <= 8192 for n in lengths)
+    offsets = {t.question_start % 64 for t in trials}
+    assert len(offsets) >= 20  # 40 draws over 65 lengths: a fixed layout would give 1
+    assert len({t.hay_start for t in trials}) >= 3  # the filler starts at different sentences
+    for trial in trials:  # the key never in the question's segment (start and middle)
+        assert trial.through_memory(64)
+    fixed = make_trials(8192, "middle", keys, 64, rng, exact_length=True)
+    assert {(t.length, t.hay_start, t.needle_start) for t in fixed} == {
+        (8192, 0, fixed[0].needle_start)
+    }

@@ -1,11 +1,15 @@
-"""`bookreader eval perplexity --model PATH BOOK [--no-memory] [--max-tokens N] [--json]`.
+"""`bookreader eval perplexity --model PATH BOOK [--no-memory] [--reset-every N] [--max-tokens N]
+[--json]`.
 
 Token perplexity of a whole book (through bookreader.loaders) read segment by segment with the
 memory carried across segments, or with every gate closed (`--no-memory`), so that the two runs
-show what the memory adds. Streams: memory use does not grow with the book's length.
+show what the memory adds. `--reset-every N` empties the memory every N segments instead: the
+control for a model trained on windows of N segments, whose difference from the whole-book run
+is the long-range part of the memory's gain. Streams: memory use does not grow with the book's
+length.
 
 `--json` prints {"schema": "bookreader.eval.perplexity/1", "model", "book", "memory",
-"tokens", "nll", "perplexity", "bits_per_token", "seconds"}. Exit codes: 0, 1 (model
+"reset_every" (null: never), "tokens", "nll", "perplexity", "bits_per_token", "seconds"}. Exit codes: 0, 1 (model
 unavailable), 2 (bad options), 4 (unreadable book).
 """
 
@@ -34,6 +38,9 @@ def perplexity(
     book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
     model: Path = typer.Option(..., "--model", help="Model folder (config.json + weights)."),
     no_memory: bool = typer.Option(False, "--no-memory", help="Close every gate (control)."),
+    reset_every: int | None = typer.Option(
+        None, "--reset-every", help="Empty the memory every N segments (control)."
+    ),
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Score only the first N."),
     threads: int = typer.Option(0, "--threads", help="CPU threads (0: torch's default)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -44,12 +51,16 @@ def perplexity(
 
     if max_tokens is not None and max_tokens < 2:
         raise UsageError("--max-tokens must be >= 2")
+    if reset_every is not None and (reset_every < 1 or no_memory):
+        raise UsageError("--reset-every needs N >= 1 and the memory on")
     ids = book_token_ids(book)
     if ids.numel() < 2:
         raise UsageError(f"{book} holds fewer than two tokens")
     net = load_infini_model(model, threads)
     console = stderr_console()
-    result = token_perplexity(net, ids, memory=not no_memory, max_tokens=max_tokens)
+    result = token_perplexity(
+        net, ids, memory=not no_memory, max_tokens=max_tokens, reset_every=reset_every
+    )
     data = {
         "schema": PERPLEXITY_SCHEMA,
         "model": str(model),
@@ -61,6 +72,8 @@ def perplexity(
         return
     console.print(f"{result.tokens:,} tokens in {result.seconds:.1f}s", markup=False)
     memory = "with memory" if result.memory else "without memory"
+    if reset_every is not None:
+        memory = f"with memory emptied every {reset_every} segments"
     sys.stdout.write(
         f"perplexity {result.perplexity:.4f} ({result.bits_per_token:.4f} bits/token, "
         f"{memory}) over {result.tokens:,} tokens\n"

@@ -1,15 +1,22 @@
 """`bookreader passkey --model PATH [--lengths 8K,32K,128K,1M] [--positions start,middle,end]
-[--trials N] [--no-memory] [--json]`: the paper's passkey test (arXiv 2404.07143, Table 3).
+[--trials N] [--no-memory] [--haystack BOOK] [--exact-length] [--no-intro] [--json]`: the
+paper's passkey test (arXiv 2404.07143, Table 3).
 
-A five-digit key hidden in the repeated filler at the start, middle or end of inputs of each
-length, always in an earlier segment than the question, so that only the compressive memory
-can bring it back. Prints token accuracy (and exact-match rate) per length and position;
-`--no-memory` closes every gate, the control that shows what local attention alone retrieves
-(chance: 10%). Inputs are streamed: memory use is the same at 1M tokens as at 8K.
+A five-digit key hidden at the start, middle or end of inputs of each length, always in an
+earlier segment than the question, so that only the compressive memory can bring it back. The
+haystack is the paper's repeated filler, or with `--haystack BOOK` the text of a real book (any
+format the loaders read; its digits removed), the needle at a sentence start. No fixed layout:
+each trial's length is drawn uniformly from [L - segment_len, L] and its haystack starts at a
+random sentence; `--exact-length` gives every trial length L and the haystack from its start
+(the single layout of earlier versions). Prints token accuracy (and exact-match rate) per length
+and position; `--no-memory` closes every gate, the control that shows what local attention
+alone retrieves (chance: 10%). Inputs are streamed: memory use is the same at 1M tokens as at 8K.
 
 `--json` prints {"schema": "bookreader.passkey/1", "model": str, "memory": bool, "trials": int,
-"segment_len": int, "cells": [{"length", "position", "trials", "token_accuracy",
-"exact_match", "seconds"}]}. Exit codes: 0, 1 (model unavailable), 2 (bad options).
+"segment_len": int, "haystack": "filler" or the book's file name, "exact_length": bool,
+"intro": bool, "seed": int, "cells": [{"length", "position", "trials", "token_accuracy",
+"exact_match", "seconds"}]}. Exit codes: 0, 1 (model unavailable), 2 (bad options),
+4 (a haystack book that cannot be read).
 """
 
 from __future__ import annotations
@@ -46,6 +53,21 @@ def load_infini_model(path: Path, threads: int = 0) -> Any:
     return model.eval()
 
 
+def _haystack(path: Path | None) -> Any:
+    """The filler, or a book's text (a missing path or a folder is a usage error; a file the
+    loaders cannot read raises their error, exit code 4)."""
+    from bookreader.training.data import FILLER_HAYSTACK, book_haystack
+
+    if path is None:
+        return FILLER_HAYSTACK
+    if not path.is_file():
+        raise UsageError(f"--haystack: no such file: {path}")
+    try:
+        return book_haystack(path)
+    except ValueError as error:
+        raise UsageError(f"--haystack: {error}") from None
+
+
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -79,8 +101,15 @@ def passkey(
     model: Path = typer.Option(..., "--model", help="Model folder (config.json + weights)."),
     lengths: str = typer.Option("8K,32K,128K,1M", "--lengths", help="Input lengths, tokens."),
     positions: str = typer.Option("start,middle,end", "--positions", help="Needle positions."),
-    trials: int = typer.Option(10, "--trials", help="Keys per length and position."),
+    trials: int = typer.Option(20, "--trials", help="Keys per length and position."),
     no_memory: bool = typer.Option(False, "--no-memory", help="Close every gate (control)."),
+    haystack: Path | None = typer.Option(
+        None, "--haystack", help="Hide the key in this book's text instead of the filler."
+    ),
+    exact_length: bool = typer.Option(
+        False, "--exact-length", help="Every trial exactly L tokens, one layout (no random draw)."
+    ),
+    intro: bool = typer.Option(True, "--intro/--no-intro", help="Open with the introduction."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random keys."),
     batch_size: int = typer.Option(16, "--batch-size", help="Trials read together."),
     threads: int = typer.Option(0, "--threads", help="CPU threads (0: torch's default)."),
@@ -98,6 +127,7 @@ def passkey(
         raise UsageError("--lengths and --positions need at least one value each")
     if trials < 1 or batch_size < 1:
         raise UsageError("--trials and --batch-size must be >= 1")
+    hay = _haystack(haystack)
     net = load_infini_model(model, threads)
     console = stderr_console()
 
@@ -113,6 +143,7 @@ def passkey(
         cells = run_passkey(
             net, length_list, position_list, trials,
             memory=not no_memory, seed=seed, batch_size=batch_size, on_cell=on_cell,
+            haystack=hay, exact_length=exact_length, intro=intro,
         )  # fmt: skip
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -122,6 +153,10 @@ def passkey(
         "memory": not no_memory,
         "trials": trials,
         "segment_len": net.config.segment_len,
+        "haystack": hay.name,
+        "exact_length": exact_length,
+        "intro": intro,
+        "seed": seed,
         "cells": [cell.to_dict() for cell in cells],
     }
     if as_json:

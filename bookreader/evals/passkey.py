@@ -1,12 +1,18 @@
 """The passkey test (arXiv 2404.07143, section 4.1, Table 3), streamed so memory stays flat.
 
-For each length and position, `trials` random keys are hidden at the same depth (one layout,
-so the trials run as one batch). Every token is read by the model: the part before the needle,
-identical in every trial, is read once and its state copied to each trial (the same numbers as
-reading it per trial, at a fraction of the cost); the rest is read in chunks with
-`torch.inference_mode` and no logits; logits are computed only for the six last tokens, whose
-predictions are the key's five digits. The needle always ends in an earlier segment than the
-question (see bookreader.training.data.passkey_sample): only the memory can bring it back.
+For each length L and position, `trials` random keys are hidden at that depth. No fixed
+layout by default: each trial's length is drawn uniformly from [L - segment_len, L] (so the
+question starts at any offset of its segment) and its haystack starts at a random sentence;
+`exact_length` restores the single layout of the paper (length L, haystack from its start).
+The haystack is the paper's filler or the text of a real book (`haystack`).
+
+Every token is read by the model, in batches of trials: a prefix that every trial of a batch
+shares (in the single layout, all that comes before the needle) is read once and its state
+copied to each trial; the rest is read in chunks with `torch.inference_mode` and no logits;
+logits are computed only for the last tokens of the batch, among which each trial's five key
+digits are predicted (trials shorter than the longest continue their haystack after their
+answer, which changes no prediction of it). The needle always ends in an earlier segment than
+the question (see bookreader.training.data.passkey_sample): only the memory can bring it back.
 
 Scores: token accuracy (share of key digits whose teacher-forced prediction is right, the
 paper's measure) and exact match (share of trials with all five right: exactly the trials that
@@ -26,12 +32,16 @@ import torch
 
 from bookreader.infini import InfiniState, InfiniTransformer, LayerMemory, LayerState
 from bookreader.training.data import (
+    FILLER_HAYSTACK,
+    INTRO,
     KEY_DIGITS,
     POSITIONS,
+    Haystack,
     PasskeySample,
     min_passkey_length,
     passkey_sample,
     random_key,
+    random_length,
     stack_tokens,
 )
 
@@ -90,26 +100,38 @@ def _spans(start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
         yield a, min(a + size, end)
 
 
+def shared_prefix(samples: list[PasskeySample]) -> int:
+    """How many first tokens every sample has in common, known from their layouts."""
+    first = samples[0]
+    same = all(
+        s.intro == first.intro and s.haystack is first.haystack and s.hay_start == first.hay_start
+        for s in samples
+    )
+    return min(s.needle_start for s in samples) if same else 0
+
+
 @torch.inference_mode()
 def answer_logits(
     model: InfiniTransformer,
     samples: list[PasskeySample],
     chunk_tokens: int,
 ) -> torch.Tensor:
-    """Read trials that share one layout; returns the logits that predict the key's digits,
-    (B, 5, vocab), computed without logits for any other token."""
+    """Read a batch of trials; returns the logits that predict each trial's key digits,
+    (B, 5, vocab), computed without logits for any token before the earliest answer."""
     device = model.device
-    first = samples[0]
-    tail_start = first.answer_positions.start - 1  # logits from here on predict the digits
-    shared = first.needle_start  # tokens before the needle are the same in every trial
+    tail_start = min(s.answer_positions.start for s in samples) - 1  # logits from here on
+    end = max(s.length for s in samples)
+    shared = min(shared_prefix(samples), tail_start)
     state = model.init_state(1, device=device)
     for a, b in _spans(0, shared, chunk_tokens):
-        state = model.read(first.tokens(a, b)[None].to(device), state)
+        state = model.read(samples[0].tokens(a, b)[None].to(device), state)
     state = expand_state(state, len(samples))
     for a, b in _spans(shared, tail_start, chunk_tokens):
         state = model.read(stack_tokens(samples, a, b).to(device), state)
-    logits, _ = model(stack_tokens(samples, tail_start, first.length).to(device), state)
-    return logits[:, :KEY_DIGITS].float().cpu()
+    logits, _ = model(stack_tokens(samples, tail_start, end).to(device), state)
+    rows = torch.arange(len(samples))[:, None]
+    where = torch.tensor([list(s.answer_positions) for s in samples]) - 1 - tail_start
+    return logits.float().cpu()[rows, where]
 
 
 def score_trials(
@@ -119,9 +141,34 @@ def score_trials(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted digits, true digits), both (B, 5): greedy = teacher-forced argmax."""
     predicted = answer_logits(model, samples, chunk_tokens).argmax(-1)
-    first = samples[0]
-    truth = stack_tokens(samples, first.answer_positions.start, first.length)
+    truth = torch.stack([s.answer_ids for s in samples])
     return predicted, truth
+
+
+def make_trials(
+    length: int,
+    position: str,
+    keys: list[str],
+    segment_len: int,
+    rng: random.Random,
+    *,
+    haystack: Haystack = FILLER_HAYSTACK,
+    exact_length: bool = False,
+    intro: str = INTRO,
+) -> list[PasskeySample]:
+    """The trials of one cell: the single layout with exact_length, else a drawn length in
+    [length - segment_len, length] and a random haystack sentence to start from per trial."""
+    shortest = min_passkey_length(segment_len, intro)
+    trials = []
+    for key in keys:
+        if exact_length:
+            n, hay_start = length, 0
+        else:
+            n = random_length(rng, length, segment_len, shortest)
+            hay_start = haystack.random_start(rng)
+        depth = POSITIONS[position]
+        trials.append(passkey_sample(n, depth, key, segment_len, "", intro, haystack, hay_start))
+    return trials
 
 
 def run_passkey(
@@ -134,11 +181,15 @@ def run_passkey(
     seed: int = 0,
     batch_size: int = 16,
     chunk_segments: int = 16,
+    haystack: Haystack = FILLER_HAYSTACK,
+    exact_length: bool = False,
+    intro: bool = True,
     on_cell: Callable[[PasskeyCell], None] | None = None,
 ) -> list[PasskeyCell]:
     """The passkey table: one cell per (length, position)."""
     segment_len = model.config.segment_len
-    shortest = min_passkey_length(segment_len)
+    intro_text = INTRO if intro else ""
+    shortest = min_passkey_length(segment_len, intro_text)
     for length in lengths:
         if length < shortest:
             raise ValueError(
@@ -157,9 +208,11 @@ def run_passkey(
         for length in lengths:
             for position in positions:
                 keys = [random_key(rng) for _ in range(trials)]
-                cell = _run_cell(
-                    model, length, position, keys, batch_size, chunk_segments * segment_len
-                )
+                samples = make_trials(
+                    length, position, keys, segment_len, rng,
+                    haystack=haystack, exact_length=exact_length, intro=intro_text,
+                )  # fmt: skip
+                cell = _run_cell(model, length, position, samples, batch_size, chunk_segments)
                 cells.append(cell)
                 if on_cell is not None:
                     on_cell(cell)
@@ -172,13 +225,12 @@ def _run_cell(
     model: InfiniTransformer,
     length: int,
     position: str,
-    keys: list[str],
+    samples: list[PasskeySample],
     batch_size: int,
-    chunk_tokens: int,
+    chunk_segments: int,
 ) -> PasskeyCell:
     started = time.perf_counter()
-    segment_len = model.config.segment_len
-    samples = [passkey_sample(length, POSITIONS[position], key, segment_len) for key in keys]
+    chunk_tokens = chunk_segments * model.config.segment_len
     correct_digits = correct_keys = 0
     for i in range(0, len(samples), batch_size):
         predicted, truth = score_trials(model, samples[i : i + batch_size], chunk_tokens)

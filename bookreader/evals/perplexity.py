@@ -5,6 +5,10 @@ the next exactly as a single pass would; each chunk's logits are scored and drop
 stays flat whatever the book's length. Token i is predicted from tokens < i, including the
 first token of each chunk (predicted by the previous chunk's last logits). With memory off
 (every gate closed) each segment sees only itself: the difference is what memory brings.
+
+`reset_every=N` empties the memory every N segments (counted from the book's start): the
+control for a model trained on windows of N segments. What whole-book memory gains over it is
+the long-range part of the gain, what it recalls from further back than a training window.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class PerplexityResult:
     nll: float  # mean negative log-likelihood per token, nats
     memory: bool
     seconds: float
+    reset_every: int | None = None  # memory emptied every this many segments (None: never)
 
     @property
     def perplexity(self) -> float:
@@ -53,19 +58,24 @@ def token_perplexity(
     memory: bool = True,
     chunk_segments: int = 8,
     max_tokens: int | None = None,
+    reset_every: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> PerplexityResult:
-    """Perplexity of the 1-D token sequence `ids` (optionally its first max_tokens)."""
+    """Perplexity of the 1-D token sequence `ids` (optionally its first max_tokens); with
+    reset_every, the memory is emptied every that many segments."""
     if ids.dim() != 1:
         raise ValueError("ids must be one token sequence (1-D)")
     if max_tokens is not None:
         ids = ids[:max_tokens]
     if ids.numel() < 2:
         raise ValueError("perplexity needs at least two tokens")
+    if reset_every is not None and reset_every < 1:
+        raise ValueError("reset_every must be at least 1 segment")
     started = time.perf_counter()
     model.eval()
     device = model.device
-    chunk = chunk_segments * model.config.segment_len
+    # one chunk per reset window, so that every reset falls on a chunk's start
+    chunk = (reset_every or chunk_segments) * model.config.segment_len
     previous = model.memory_enabled
     model.set_memory_enabled(memory)
     total_nll, scored = 0.0, 0
@@ -74,6 +84,8 @@ def token_perplexity(
     try:
         for start in range(0, ids.numel(), chunk):
             piece = ids[start : start + chunk].to(device)
+            if reset_every is not None and start > 0:
+                state = model.init_state(1, device=device)  # forget all earlier windows
             logits, state = model(piece[None], state)
             logits = logits[0].float()  # (t, V)
             if carry is not None:
@@ -89,4 +101,5 @@ def token_perplexity(
                 on_progress(min(start + chunk, ids.numel()), ids.numel())
     finally:
         model.set_memory_enabled(previous)
-    return PerplexityResult(scored, total_nll / scored, memory, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return PerplexityResult(scored, total_nll / scored, memory, seconds, reset_every)

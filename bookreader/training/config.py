@@ -22,7 +22,11 @@
     local_until = 0            # ... during the first local_until steps (0: all along)
     end_prob = 0.0             # share of trials with the needle as late as allowed
     recall_weight = 0.0        # share of batches that are recall drills (data.recall_drill)
-    intro = true               # trials open with the paper's introduction
+    intro = true               # false: no trial opens with the paper's introduction
+    intro_prob = 1.0           # with intro = true, the share of trials that open with it
+    exact_length = false       # true: every trial is a whole number of segments (one layout)
+    haystack_books = []        # books whose text (digits removed) hides needles ...
+    haystack_prob = 0.0        # ... in this share of the trials (the others: the filler)
 
     [train]
     steps = 1000
@@ -62,6 +66,12 @@ class DataConfig:
     lm_weight: float = 0.2
     copy_weight: float = 0.0  # loss weight of the needle's own repeat of the key (local lookup)
     intro: bool = True  # trials open with the paper's introduction (false: filler only)
+    intro_prob: float = 1.0  # with intro: the share of trials that open with it
+    # False: a trial of n segments has any length in [(n - 1) * segment_len, n * segment_len],
+    # so the question starts at any offset of its segment; true: exactly n segments.
+    exact_length: bool = False
+    haystack_books: list[str] = field(default_factory=list)  # real text to hide needles in
+    haystack_prob: float = 0.0  # share of passkey trials whose haystack is one of those books
     recall_weight: float = 0.0  # share of batches that are recall drills (see data.py)
     spacer_prob: float = 0.0  # share of trials whose needle repeats its key after 0-4 sentences
     local_prob: float = 0.0  # share of trials with the needle in the question's segment
@@ -87,6 +97,10 @@ class DataConfig:
             raise UsageError("[data] needs 0 <= local_prob <= 1 and local_until >= 0")
         if not 0.0 <= self.end_prob <= 1.0:
             raise UsageError("[data] needs 0 <= end_prob <= 1")
+        if not 0.0 <= self.intro_prob <= 1.0 or not 0.0 <= self.haystack_prob <= 1.0:
+            raise UsageError("[data] needs 0 <= intro_prob <= 1 and 0 <= haystack_prob <= 1")
+        if self.haystack_prob > 0 and not self.haystack_books:
+            raise UsageError("[data] haystack_prob > 0 needs a list of haystack_books")
         if not 0.0 <= self.amplify_prob <= 1.0 or self.amplify_max < 1.0:
             raise UsageError("[data] needs 0 <= amplify_prob <= 1 and amplify_max >= 1")
 

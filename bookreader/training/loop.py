@@ -37,16 +37,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bookreader.errors import UsageError
+from bookreader.errors import BookreaderError, UsageError
 from bookreader.infini import InfiniConfig, InfiniState, InfiniTransformer, LayerMemory, LayerState
 from bookreader.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bookreader.training.config import DataConfig, Recipe, TrainConfig
 from bookreader.training.data import (
+    FILLER_HAYSTACK,
     INTRO,
+    Haystack,
     PasskeySample,
+    book_haystack,
     book_token_ids,
     local_passkey_sample,
     min_passkey_length,
+    random_length,
     random_passkey_sample,
     random_spacer,
     recall_drill,
@@ -100,7 +104,12 @@ def batch_rng(seed: int, step: int, rank: int) -> random.Random:
 
 
 def make_batch(
-    recipe: Recipe, step: int, rank: int, books: list[Tensor], segment_len: int
+    recipe: Recipe,
+    step: int,
+    rank: int,
+    books: list[Tensor],
+    segment_len: int,
+    haystacks: list[Haystack] | None = None,
 ) -> PasskeyBatch | BookBatch:
     data, train = recipe.data, recipe.train
     rng = batch_rng(train.seed, step, rank)
@@ -116,21 +125,40 @@ def make_batch(
     samples, factors = [], []
     local_prob = data.local_prob if data.local_until <= 0 or step < data.local_until else 0.0
     for _ in range(train.batch_size):
-        length = n_segments * segment_len
-        spacer = random_spacer(rng) if rng.random() < data.spacer_prob else ""
-        intro = INTRO if data.intro else ""
-        if rng.random() < local_prob:
-            samples.append(local_passkey_sample(length, segment_len, rng, spacer, intro))
-        else:
-            late = data.end_prob > 0 and rng.random() < data.end_prob
-            depth = 1.0 if late else None  # None: uniform
-            samples.append(random_passkey_sample(length, segment_len, rng, depth, spacer, intro))
+        trial = _passkey_trial(data, rng, n_segments, segment_len, local_prob, haystacks or [])
+        samples.append(trial)
         if rng.random() < data.amplify_prob:
             log_max = math.log(max_amplify)
             factors.append((math.exp(rng.uniform(0, log_max)), math.exp(rng.uniform(0, log_max))))
         else:
             factors.append((1.0, 1.0))
     return PasskeyBatch(samples, n_segments, factors)
+
+
+def _passkey_trial(
+    data: DataConfig,
+    rng: random.Random,
+    n_segments: int,
+    segment_len: int,
+    local_prob: float,
+    haystacks: list[Haystack],
+) -> PasskeySample:
+    """One trial of at most n_segments segments, its layout drawn: length (unless
+    exact_length), introduction or not, haystack and the sentence it starts at, depth."""
+    spacer = random_spacer(rng) if rng.random() < data.spacer_prob else ""
+    intro = INTRO if data.intro and rng.random() < data.intro_prob else ""
+    longest = n_segments * segment_len
+    length = longest
+    if not data.exact_length:
+        length = random_length(rng, longest, segment_len, min_passkey_length(segment_len, intro))
+    if rng.random() < local_prob:
+        return local_passkey_sample(length, segment_len, rng, spacer, intro)
+    haystack = FILLER_HAYSTACK
+    if haystacks and rng.random() < data.haystack_prob:
+        haystack = haystacks[rng.randrange(len(haystacks))]
+    late = data.end_prob > 0 and rng.random() < data.end_prob
+    depth = 1.0 if late else None  # None: uniform
+    return random_passkey_sample(length, segment_len, rng, depth, spacer, intro, haystack)
 
 
 def _book_windows(books: list[Tensor], length: int, batch_size: int, rng: random.Random) -> Tensor:
@@ -192,12 +220,12 @@ def passkey_step(
     """Read the trials segment by segment (amplifying where drawn), then score the key digits
     and, with weight lm_weight, every next token."""
     segment_len = model.config.segment_len
-    ids = stack_tokens(batch.samples).to(device)  # (B, T)
-    B = ids.shape[0]
+    ids = stack_tokens(batch.samples).to(device)  # (B, T): T the longest trial's length
+    B, T = ids.shape
     plan = [amplification_segments(s, segment_len) for s in batch.samples]
     state = model.init_state(B, device=device)
     logits_per_segment = []
-    for j in range(batch.n_segments):
+    for j in range(-(-T // segment_len)):
         before = state
         logits, state = model(ids[:, j * segment_len : (j + 1) * segment_len], state)
         logits_per_segment.append(logits)
@@ -210,20 +238,19 @@ def passkey_step(
         if bool((factors != 1.0).any()):
             state = amplify_memory(state, before, factors.to(device))
     logits = torch.cat(logits_per_segment, dim=1).float()  # (B, T, V)
-    answer = batch.samples[0].answer_positions
-    key_logits = logits[:, answer.start - 1 : answer.stop - 1]  # (B, 5, V)
-    key_targets = ids[:, answer.start : answer.stop]
+    rows = torch.arange(B, device=device)[:, None]
+    answers = torch.tensor([list(s.answer_positions) for s in batch.samples], device=device)
+    key_logits = logits[rows, answers - 1]  # (B, 5, V): each trial's answer where it ends
+    key_targets = ids[rows, answers]
     key_loss = F.cross_entropy(key_logits.reshape(-1, logits.shape[-1]), key_targets.reshape(-1))
     lm_loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
     hits = (key_logits.argmax(-1) == key_targets).float()  # (B, 5)
     key_acc = hits.mean()
     through_memory = torch.tensor(
-        [s.needle_end <= (s.question_start // segment_len) * segment_len for s in batch.samples],
-        device=device,
+        [s.through_memory(segment_len) for s in batch.samples], device=device
     )
     loss = key_loss + data.lm_weight * lm_loss
     if data.copy_weight > 0:  # the needle's repeat of its key: a lookup within the segment
-        rows = torch.arange(B, device=device)[:, None]
         where = torch.tensor([list(s.copy_positions) for s in batch.samples], device=device)
         copy_logits = logits[rows, where - 1]  # (B, 5, V)
         copy_loss = F.cross_entropy(
@@ -320,20 +347,24 @@ def _check_passkey_room(data: DataConfig, segment_len: int) -> None:
         )
 
 
-def _load_books(data: DataConfig) -> list[Tensor]:
-    if data.books_weight <= 0:
-        return []
+def _book_paths(entries: list[str], key: str) -> list[Path]:
     paths: list[Path] = []
-    for entry in data.books:
+    for entry in entries:
         path = Path(entry)
         if path.is_dir():
             paths.extend(sorted(p for p in path.rglob("*") if p.is_file()))
         elif path.is_file():
             paths.append(path)
         else:
-            raise UsageError(f"[data] books: {path} does not exist")
+            raise UsageError(f"[data] {key}: {path} does not exist")
+    return paths
+
+
+def _load_books(data: DataConfig) -> list[Tensor]:
+    if data.books_weight <= 0:
+        return []
     books = []
-    for path in paths:
+    for path in _book_paths(data.books, "books"):
         try:
             books.append(book_token_ids(path))
         except UsageError:
@@ -343,6 +374,22 @@ def _load_books(data: DataConfig) -> list[Tensor]:
     if not books:
         raise UsageError("[data] books: no readable book found")
     return books
+
+
+def _load_haystacks(data: DataConfig) -> list[Haystack]:
+    """The haystack books, each read once; any that cannot be read is a usage error (a
+    recipe's evaluation split depends on exactly which books were trained on)."""
+    if data.haystack_prob <= 0:
+        return []
+    haystacks = []
+    for path in _book_paths(data.haystack_books, "haystack_books"):
+        try:
+            haystacks.append(book_haystack(path))
+        except (BookreaderError, ValueError) as error:
+            raise UsageError(f"[data] haystack_books: {path}: {error}") from None
+    if not haystacks:
+        raise UsageError("[data] haystack_books: no book found")
+    return haystacks
 
 
 class _Distributed:
@@ -413,6 +460,7 @@ def train(
     dist.broadcast_parameters(model)
     _check_passkey_room(recipe.data, model.config.segment_len)
     books = _load_books(recipe.data)
+    haystacks = _load_haystacks(recipe.data)
     out_dir = Path(cfg.out_dir)
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -431,7 +479,7 @@ def train(
         factor = lr_factor(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
-        batch = make_batch(recipe, step, dist.rank, books, model.config.segment_len)
+        batch = make_batch(recipe, step, dist.rank, books, model.config.segment_len, haystacks)
         with autocast:
             if isinstance(batch, PasskeyBatch):
                 result = passkey_step(model, batch, recipe.data, device)
