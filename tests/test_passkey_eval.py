@@ -38,6 +38,32 @@ def test_streamed_answer_logits_equal_a_full_read_of_each_trial(depth: float) ->
         torch.testing.assert_close(streamed[row], reference, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("intro", [True, False])
+def test_random_layouts_in_one_batch_equal_a_full_read_of_each_trial(intro: bool) -> None:
+    """Trials of different lengths, starting sentences and haystacks (filler or book text)
+    read as one padded batch: each trial's answer logits are those of reading it alone."""
+    from bookreader.evals.passkey import make_trials
+    from bookreader.training.data import INTRO, text_haystack
+
+    model = tiny_model()
+    rng = random.Random(2)
+    book = text_haystack("The keeper lit the lamp. Fog came in at nine! Who rang? " * 40, "b")
+    samples = []
+    for haystack, position in ((book, "start"), (book, "middle"), (None, "end")):
+        keys = [random_key(rng) for _ in range(2)]
+        kwargs = {"haystack": haystack} if haystack is not None else {}
+        samples += make_trials(
+            1500, position, keys, 128, rng, intro=INTRO if intro else "", **kwargs
+        )
+    assert len({s.length for s in samples}) > 1
+    streamed = answer_logits(model, samples, chunk_tokens=200)
+    for row, sample in enumerate(samples):
+        with torch.no_grad():
+            logits, _ = model(sample.tokens()[None])
+        reference = logits[0, sample.length - 6 : sample.length - 1].float()
+        torch.testing.assert_close(streamed[row], reference, rtol=1e-4, atol=1e-4)
+
+
 def test_accuracy_counts_digits_and_whole_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """With answers forced (3 of 5 digits right in every trial), the scores are 0.6 and 0."""
     import bookreader.evals.passkey as passkey_eval
@@ -65,6 +91,7 @@ def test_passkey_command_json_and_errors(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["schema"] == "bookreader.passkey/1" and data["memory"] is True
+    assert data["haystack"] == "filler" and data["exact_length"] is False and data["intro"]
     assert [(c["length"], c["position"]) for c in data["cells"]] == [
         (1024, "start"), (1024, "end"), (2048, "start"), (2048, "end"),
     ]  # fmt: skip
@@ -77,3 +104,20 @@ def test_passkey_command_json_and_errors(tmp_path: Path) -> None:
         assert "Traceback" not in result.output
     missing = CliRunner().invoke(app, ["passkey", "--model", str(tmp_path / "none")])
     assert missing.exit_code == 1
+    no_book = CliRunner().invoke(app, [*args, "--haystack", str(tmp_path / "none.txt")])
+    assert no_book.exit_code == 2 and "Traceback" not in no_book.output
+    broken = tmp_path / "broken.epub"
+    broken.write_bytes(b"not a zip")
+    unreadable = CliRunner().invoke(app, [*args, "--haystack", str(broken)])
+    assert unreadable.exit_code == 4 and "Traceback" not in unreadable.output
+
+
+def test_passkey_command_haystack_and_exact_length(tmp_path: Path, samples: Path) -> None:
+    tiny_model().save(tmp_path / "m")
+    args = ["passkey", "--model", str(tmp_path / "m"), "--lengths", "1500", "--trials", "2"]
+    book = samples / "the-lighthouse-keepers-ledger.txt"
+    result = CliRunner().invoke(app, [*args, "--haystack", str(book), "--exact-length", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["haystack"] == book.name and data["exact_length"] is True
+    assert [c["length"] for c in data["cells"]] == [1500, 1500, 1500]

@@ -19,7 +19,7 @@ def test_torchrun_two_processes(tmp_path: Path) -> None:
     recipe = tmp_path / "r.toml"
     recipe.write_text(
         "[model]\nd_model = 32\nn_layers = 1\nn_heads = 2\nsegment_len = 128\n"
-        "[data]\nsegments_min = 3\nsegments_max = 3\n"
+        "[data]\nsegments_min = 3\nsegments_max = 3\nexact_length = true\n"
         f'[train]\nsteps = 2\nbatch_size = 2\nout_dir = "{tmp_path / "run"}"\n'
         "threads = 1\nlog_every = 1\n"
     )

@@ -35,17 +35,20 @@ PASSKEY_SCHEMA = "bookreader.passkey/1"
 
 
 def load_infini_model(path: Path, threads: int = 0) -> Any:
-    """A model folder saved by this project (config.json + model.safetensors)."""
+    """A model folder saved by this project: a standalone InfiniTransformer (config.json +
+    model.safetensors) or a converted Hugging Face model with its tokenizer (what `train`
+    writes for a recipe with `[model] hf`)."""
     import torch
 
     from bookreader.infini import InfiniTransformer
+    from bookreader.training.hf_model import HFInfiniModel, is_hf_folder
 
     if threads > 0:
         torch.set_num_threads(threads)
     if not path.is_dir():
         raise ModelUnavailable(f"no model folder at {path}")
     try:
-        model = InfiniTransformer.load(path)
+        model = HFInfiniModel.load(path) if is_hf_folder(path) else InfiniTransformer.load(path)
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as error:
         raise ModelUnavailable(f"cannot load a model from {path}: {error}") from None
     if torch.cuda.is_available():
@@ -53,17 +56,16 @@ def load_infini_model(path: Path, threads: int = 0) -> Any:
     return model.eval()
 
 
-def _haystack(path: Path | None) -> Any:
-    """The filler, or a book's text (a missing path or a folder is a usage error; a file the
-    loaders cannot read raises their error, exit code 4)."""
-    from bookreader.training.data import FILLER_HAYSTACK, book_haystack
+def _haystack(path: Path | None, codec: Any) -> Any:
+    """The filler, or a book's text, in the model's tokens (a file the loaders cannot read
+    raises their error, exit code 4)."""
+    from bookreader.training.data import BYTES, book_haystack, filler_haystack_for
 
+    codec = codec or BYTES
     if path is None:
-        return FILLER_HAYSTACK
-    if not path.is_file():
-        raise UsageError(f"--haystack: no such file: {path}")
+        return filler_haystack_for(codec)
     try:
-        return book_haystack(path)
+        return book_haystack(path, codec)
     except ValueError as error:
         raise UsageError(f"--haystack: {error}") from None
 
@@ -127,8 +129,10 @@ def passkey(
         raise UsageError("--lengths and --positions need at least one value each")
     if trials < 1 or batch_size < 1:
         raise UsageError("--trials and --batch-size must be >= 1")
-    hay = _haystack(haystack)
+    if haystack is not None and not haystack.is_file():
+        raise UsageError(f"--haystack: no such file: {haystack}")
     net = load_infini_model(model, threads)
+    hay = _haystack(haystack, getattr(net, "codec", None))
     console = stderr_console()
 
     def on_cell(cell: Any) -> None:

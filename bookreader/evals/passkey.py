@@ -30,14 +30,16 @@ from typing import Any
 
 import torch
 
-from bookreader.infini import InfiniState, InfiniTransformer, LayerMemory, LayerState
+from bookreader.infini import InfiniState, LayerMemory, LayerState
 from bookreader.training.data import (
+    BYTES,
     FILLER_HAYSTACK,
     INTRO,
     KEY_DIGITS,
     POSITIONS,
     Haystack,
     PasskeySample,
+    filler_haystack_for,
     min_passkey_length,
     passkey_sample,
     random_key,
@@ -112,7 +114,7 @@ def shared_prefix(samples: list[PasskeySample]) -> int:
 
 @torch.inference_mode()
 def answer_logits(
-    model: InfiniTransformer,
+    model: Any,
     samples: list[PasskeySample],
     chunk_tokens: int,
 ) -> torch.Tensor:
@@ -135,7 +137,7 @@ def answer_logits(
 
 
 def score_trials(
-    model: InfiniTransformer,
+    model: Any,
     samples: list[PasskeySample],
     chunk_tokens: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,7 +160,7 @@ def make_trials(
 ) -> list[PasskeySample]:
     """The trials of one cell: the single layout with exact_length, else a drawn length in
     [length - segment_len, length] and a random haystack sentence to start from per trial."""
-    shortest = min_passkey_length(segment_len, intro)
+    shortest = min_passkey_length(segment_len, intro, haystack.codec)
     trials = []
     for key in keys:
         if exact_length:
@@ -172,7 +174,7 @@ def make_trials(
 
 
 def run_passkey(
-    model: InfiniTransformer,
+    model: Any,
     lengths: list[int],
     positions: list[str],
     trials: int,
@@ -181,15 +183,22 @@ def run_passkey(
     seed: int = 0,
     batch_size: int = 16,
     chunk_segments: int = 16,
-    haystack: Haystack = FILLER_HAYSTACK,
+    haystack: Haystack | None = None,
     exact_length: bool = False,
     intro: bool = True,
     on_cell: Callable[[PasskeyCell], None] | None = None,
 ) -> list[PasskeyCell]:
-    """The passkey table: one cell per (length, position)."""
+    """The passkey table: one cell per (length, position). The haystack defaults to the
+    filler in the model's tokens (bytes, or its tokenizer's for a Hugging Face model)."""
     segment_len = model.config.segment_len
+    codec = getattr(model, "codec", BYTES)
+    haystack = filler_haystack_for(codec) if haystack is None else haystack
+    if haystack.codec is not codec:
+        raise ValueError(
+            f"the haystack is in {haystack.codec.name} tokens, the model reads {codec.name}"
+        )
     intro_text = INTRO if intro else ""
-    shortest = min_passkey_length(segment_len, intro_text)
+    shortest = min_passkey_length(segment_len, intro_text, codec)
     for length in lengths:
         if length < shortest:
             raise ValueError(
@@ -222,7 +231,7 @@ def run_passkey(
 
 
 def _run_cell(
-    model: InfiniTransformer,
+    model: Any,
     length: int,
     position: str,
     samples: list[PasskeySample],

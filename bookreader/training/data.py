@@ -475,12 +475,12 @@ def recall_drill(
 # -- books ----------------------------------------------------------------------------------
 
 
-def book_token_ids(path: Path) -> Tensor:
-    """A whole book as byte-level token ids, chapters in reading order, through the loaders."""
-    from bookreader.infini import ByteTokenizer
+def book_token_ids(path: Path, codec: Codec = BYTES) -> Tensor:
+    """A whole book as token ids (bytes by default), chapters in reading order, through the
+    loaders."""
     from bookreader.loaders import load
 
-    return torch.tensor(ByteTokenizer().encode(load(path).text), dtype=torch.long)
+    return torch.tensor(codec.encode(load(path).text), dtype=torch.long)
 
 
 def book_windows(ids: Tensor, length: int, batch_size: int, rng: random.Random) -> Iterator[Tensor]:

@@ -6,8 +6,9 @@ Every batch is a pure function of (seed, step, rank): a resumed run sees exactly
 the uninterrupted run would have seen, so its next loss is the same.
 
 Data parallel: `torchrun --nproc_per_node N -m bookreader.cli.app train RECIPE.toml` starts N
-processes; each draws its own batches (rank in the seed), gradients are averaged with one
-all-reduce per step (NCCL on CUDA, Gloo on CPU), rank 0 alone logs and writes checkpoints.
+processes; each draws its own batches (rank in the seed); the whole step runs inside
+`torch.nn.parallel.DistributedDataParallel` (NCCL on CUDA, Gloo on CPU), which averages the
+gradients during backward; rank 0 alone logs and writes checkpoints.
 
 Filler memory amplification (passkey batches only). The memory of the paper is a running sum:
 M and z grow with every segment, and a needle written once is divided by σ(Q) z, which keeps
@@ -42,12 +43,14 @@ from bookreader.infini import InfiniConfig, InfiniState, InfiniTransformer, Laye
 from bookreader.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bookreader.training.config import DataConfig, Recipe, TrainConfig
 from bookreader.training.data import (
-    FILLER_HAYSTACK,
+    BYTES,
     INTRO,
+    Codec,
     Haystack,
     PasskeySample,
     book_haystack,
     book_token_ids,
+    filler_haystack_for,
     local_passkey_sample,
     min_passkey_length,
     random_length,
@@ -56,6 +59,7 @@ from bookreader.training.data import (
     recall_drill,
     stack_tokens,
 )
+from bookreader.training.hf_model import HFInfiniModel
 
 METRICS_FILE = "metrics.jsonl"
 MODEL_DIR = "model"
@@ -110,6 +114,7 @@ def make_batch(
     books: list[Tensor],
     segment_len: int,
     haystacks: list[Haystack] | None = None,
+    codec: Codec = BYTES,
 ) -> PasskeyBatch | BookBatch:
     data, train = recipe.data, recipe.train
     rng = batch_rng(train.seed, step, rank)
@@ -125,7 +130,9 @@ def make_batch(
     samples, factors = [], []
     local_prob = data.local_prob if data.local_until <= 0 or step < data.local_until else 0.0
     for _ in range(train.batch_size):
-        trial = _passkey_trial(data, rng, n_segments, segment_len, local_prob, haystacks or [])
+        trial = _passkey_trial(
+            data, rng, n_segments, segment_len, local_prob, haystacks or [], codec
+        )
         samples.append(trial)
         if rng.random() < data.amplify_prob:
             log_max = math.log(max_amplify)
@@ -142,6 +149,7 @@ def _passkey_trial(
     segment_len: int,
     local_prob: float,
     haystacks: list[Haystack],
+    codec: Codec = BYTES,
 ) -> PasskeySample:
     """One trial of at most n_segments segments, its layout drawn: length (unless
     exact_length), introduction or not, haystack and the sentence it starts at, depth."""
@@ -150,10 +158,11 @@ def _passkey_trial(
     longest = n_segments * segment_len
     length = longest
     if not data.exact_length:
-        length = random_length(rng, longest, segment_len, min_passkey_length(segment_len, intro))
+        shortest = min_passkey_length(segment_len, intro, codec)
+        length = random_length(rng, longest, segment_len, shortest)
     if rng.random() < local_prob:
         return local_passkey_sample(length, segment_len, rng, spacer, intro)
-    haystack = FILLER_HAYSTACK
+    haystack = filler_haystack_for(codec)
     if haystacks and rng.random() < data.haystack_prob:
         haystack = haystacks[rng.randrange(len(haystacks))]
     late = data.end_prob > 0 and rng.random() < data.end_prob
@@ -180,7 +189,8 @@ def amplification_segments(sample: PasskeySample, segment_len: int) -> tuple[int
     before = [
         j
         for j in range(1, n)
-        if j * segment_len >= len(sample.intro) and (j + 1) * segment_len <= sample.needle_start
+        if j * segment_len >= sample.intro_ids.numel()
+        and (j + 1) * segment_len <= sample.needle_start
     ]
     after = [
         j
@@ -305,9 +315,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_model(recipe: Recipe) -> InfiniTransformer:
-    if "hf" in recipe.model:
-        return _build_hf_model(recipe.model)
+def build_model(recipe: Recipe) -> InfiniTransformer | HFInfiniModel:
+    if "hf" in recipe.model:  # a pretrained causal LM converted to Infini-attention
+        return HFInfiniModel.from_spec(recipe.model)
     return InfiniTransformer(InfiniConfig.from_dict(recipe.model))
 
 
@@ -325,21 +335,11 @@ def load_init_weights(folder: str, model: torch.nn.Module) -> dict[str, Tensor]:
     return source.state_dict()
 
 
-def _build_hf_model(spec: dict[str, Any]) -> Any:
-    """A pretrained causal LM converted to Infini-attention by bookreader.hf."""
-    try:
-        from bookreader import hf
-    except ImportError as error:  # pragma: no cover - optional plug-in
-        raise UsageError(f"[model] hf needs bookreader.hf: {error}") from None
-    convert = getattr(hf, "load_infini_model", None) or getattr(hf, "convert", None)
-    if convert is None:
-        raise UsageError("[model] hf: bookreader.hf offers no load_infini_model()")
-    options = {key: value for key, value in spec.items() if key != "hf"}
-    return convert(spec["hf"], **options)
-
-
-def _check_passkey_room(data: DataConfig, segment_len: int) -> None:
-    shortest = min_passkey_length(segment_len, INTRO if data.intro else "")
+def _check_data_for(data: DataConfig, segment_len: int, codec: Codec) -> None:
+    """Recall drills and local trials are byte-level; every trial must fit its segments."""
+    if codec is not BYTES and (data.recall_weight > 0 or data.local_prob > 0):
+        raise UsageError("[data] recall_weight and local_prob need a byte-level [model]")
+    shortest = min_passkey_length(segment_len, INTRO if data.intro else "", codec)
     if data.passkey_weight > 0 and data.segments_min * segment_len < shortest:
         raise UsageError(
             f"[data] segments_min {data.segments_min} x segment_len {segment_len} is shorter "
@@ -360,13 +360,13 @@ def _book_paths(entries: list[str], key: str) -> list[Path]:
     return paths
 
 
-def _load_books(data: DataConfig) -> list[Tensor]:
+def _load_books(data: DataConfig, codec: Codec = BYTES) -> list[Tensor]:
     if data.books_weight <= 0:
         return []
     books = []
     for path in _book_paths(data.books, "books"):
         try:
-            books.append(book_token_ids(path))
+            books.append(book_token_ids(path, codec))
         except UsageError:
             raise
         except Exception:  # an unreadable file in a folder of books is skipped, not fatal
@@ -376,7 +376,7 @@ def _load_books(data: DataConfig) -> list[Tensor]:
     return books
 
 
-def _load_haystacks(data: DataConfig) -> list[Haystack]:
+def _load_haystacks(data: DataConfig, codec: Codec = BYTES) -> list[Haystack]:
     """The haystack books, each read once; any that cannot be read is a usage error (a
     recipe's evaluation split depends on exactly which books were trained on)."""
     if data.haystack_prob <= 0:
@@ -384,7 +384,7 @@ def _load_haystacks(data: DataConfig) -> list[Haystack]:
     haystacks = []
     for path in _book_paths(data.haystack_books, "haystack_books"):
         try:
-            haystacks.append(book_haystack(path))
+            haystacks.append(book_haystack(path, codec))
         except (BookreaderError, ValueError) as error:
             raise UsageError(f"[data] haystack_books: {path}: {error}") from None
     if not haystacks:
@@ -408,23 +408,35 @@ class _Distributed:
     def is_main(self) -> bool:
         return self.rank == 0
 
-    def average_gradients(self, model: torch.nn.Module) -> None:
+    def wrap(self, step: TrainStep) -> torch.nn.Module:
+        """DistributedDataParallel around the whole step under torchrun (it broadcasts rank 0's
+        weights at construction and averages gradients during backward); the step itself for
+        one process. Unused parameters are allowed: a step may not read every gate."""
         if self.world == 1:
-            return
-        import torch.distributed as dist
+            return step
+        from torch.nn.parallel import DistributedDataParallel
 
-        for p in model.parameters():
-            if p.grad is not None:
-                dist.all_reduce(p.grad)
-                p.grad /= self.world
+        device_ids = [step.model.device.index] if step.model.device.type == "cuda" else None
+        return DistributedDataParallel(step, device_ids=device_ids, find_unused_parameters=True)
 
-    def broadcast_parameters(self, model: torch.nn.Module) -> None:
-        if self.world == 1:
-            return
-        import torch.distributed as dist
 
-        for tensor in model.state_dict().values():
-            dist.broadcast(tensor, src=0)
+class TrainStep(torch.nn.Module):
+    """One step's forward, every segment of the batch, as a single module call: the unit
+    that DistributedDataParallel needs (one forward per backward), although the model itself
+    is called once per segment."""
+
+    def __init__(self, model: torch.nn.Module, data: DataConfig) -> None:
+        super().__init__()
+        self.model, self.data = model, data
+
+    def forward(
+        self, batch: PasskeyBatch | BookBatch, device: torch.device
+    ) -> tuple[Tensor, dict[str, Any], int]:
+        if isinstance(batch, PasskeyBatch):
+            result = passkey_step(self.model, batch, self.data, device)
+        else:
+            result = book_step(self.model, batch, device)
+        return result.loss, result.metrics, result.tokens
 
 
 def train(
@@ -457,10 +469,10 @@ def train(
         model.load_state_dict(ckpt.model)
         optimizer.load_state_dict(ckpt.optimizer)
         start_step, elapsed_before, tokens_total = ckpt.step, ckpt.elapsed_s, ckpt.tokens
-    dist.broadcast_parameters(model)
-    _check_passkey_room(recipe.data, model.config.segment_len)
-    books = _load_books(recipe.data)
-    haystacks = _load_haystacks(recipe.data)
+    codec = getattr(model, "codec", BYTES)
+    _check_data_for(recipe.data, model.config.segment_len, codec)
+    books = _load_books(recipe.data, codec)
+    haystacks = _load_haystacks(recipe.data, codec)
     out_dir = Path(cfg.out_dir)
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -468,6 +480,7 @@ def train(
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _nullcontext()
     )
+    runner = dist.wrap(TrainStep(model, recipe.data))
     last_step = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     losses: list[float] = []
     metrics: dict[str, Any] = {}
@@ -479,27 +492,25 @@ def train(
         factor = lr_factor(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
-        batch = make_batch(recipe, step, dist.rank, books, model.config.segment_len, haystacks)
+        batch = make_batch(
+            recipe, step, dist.rank, books, model.config.segment_len, haystacks, codec
+        )
         with autocast:
-            if isinstance(batch, PasskeyBatch):
-                result = passkey_step(model, batch, recipe.data, device)
-            else:
-                result = book_step(model, batch, device)
+            loss, step_metrics, tokens = runner(batch, device)
         optimizer.zero_grad(set_to_none=True)
-        result.loss.backward()
-        dist.average_gradients(model)
+        loss.backward()  # under DDP, gradients are averaged across processes here
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         seconds = time.perf_counter() - t0
-        tokens_total += result.tokens * dist.world
-        losses.append(result.loss.item())
+        tokens_total += tokens * dist.world
+        losses.append(loss.item())
         metrics = {
             "step": step + 1,
-            "loss": result.loss.item(),
-            **result.metrics,
+            "loss": loss.item(),
+            **step_metrics,
             "grad_norm": float(grad_norm),
             "lr": cfg.lr * factor,
-            "tokens_per_s": result.tokens * dist.world / max(seconds, 1e-9),
+            "tokens_per_s": tokens * dist.world / max(seconds, 1e-9),
             "tokens": tokens_total,
             "elapsed_s": elapsed_before + time.perf_counter() - started,
             "gates": [[round(g, 4) for g in row] for row in model.gates().tolist()],
