@@ -105,3 +105,13 @@ def test_recipe_trains_saves_loads_and_runs_passkey(
     )
     assert hay.exit_code == 0, hay.output
     assert json.loads(hay.stdout)["haystack"] == "harbour-notes.txt"
+
+    book = samples / "harbour-notes.txt"  # perplexity counts the model's own tokens
+    ppl = CliRunner().invoke(
+        app, ["eval", "perplexity", str(book), "--model", str(result.model_dir), "--json"]
+    )
+    assert ppl.exit_code == 0, ppl.output
+    from bookreader.loaders import load
+
+    expected = len(saved.tokenizer(load(book).text, add_special_tokens=False)["input_ids"])
+    assert json.loads(ppl.stdout)["tokens"] == expected - 1

@@ -46,17 +46,22 @@ def perplexity(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Token perplexity of a whole book, read segment by segment."""
+    import torch
+
     from bookreader.evals.perplexity import token_perplexity
-    from bookreader.training.data import book_token_ids
+    from bookreader.loaders import load
+    from bookreader.training.data import BYTES
 
     if max_tokens is not None and max_tokens < 2:
         raise UsageError("--max-tokens must be >= 2")
     if reset_every is not None and (reset_every < 1 or no_memory):
         raise UsageError("--reset-every needs N >= 1 and the memory on")
-    ids = book_token_ids(book)
+    text = load(book).text  # an unreadable book fails first (exit 4), before any model loads
+    net = load_infini_model(model, threads)
+    codec = getattr(net, "codec", BYTES)  # bytes, or a Hugging Face model's tokenizer
+    ids = torch.tensor(codec.encode(text), dtype=torch.long)
     if ids.numel() < 2:
         raise UsageError(f"{book} holds fewer than two tokens")
-    net = load_infini_model(model, threads)
     console = stderr_console()
     result = token_perplexity(
         net, ids, memory=not no_memory, max_tokens=max_tokens, reset_every=reset_every
