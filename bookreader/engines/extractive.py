@@ -44,8 +44,16 @@ from bookreader.engines.passages import (
     book_layouts,
     book_passages_with_terms,
     chapter_layout,
-    sentence_spans,
     terms,
+)
+from bookreader.engines.ranking import (
+    CANDIDATES,
+    Question,
+    Weights,
+    choose,
+    judge,
+    parse_question,
+    rerank,
 )
 from bookreader.errors import UsageError
 
@@ -53,8 +61,6 @@ ENGINE_NAME = "extractive"
 EXTRACTIVE_NOTICE = "Extractive answer: quoted passages from the book, not generated text."
 SUMMARY_NOTICE = "Extractive summary: sentences quoted from the book, not generated text."
 TOP_K = 3
-MIN_COVERAGE = 0.5  # share of the question's IDF weight the best passages must contain
-SAME_CHAPTER_DAMPING = 0.8  # later picks prefer chapters not cited yet
 MAX_CANDIDATES = 100  # sentences per LexRank graph
 DAMPING = 0.85
 # (sentences per chapter, sentences for the whole book) for each --length
@@ -69,7 +75,6 @@ CHAPTER_WORDS = frozenset(
     )
 )
 NO_MATCH = "No good match: {where} does not seem to answer this question."
-NO_MATCH_REASON = "(Extractive search found no passage holding enough of its key words.)"
 
 
 @dataclass(frozen=True)
@@ -135,15 +140,6 @@ class PassageIndex:
             return np.zeros(len(self.passages), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
-    def membership(self, query_terms: Iterable[str]) -> dict[str, set[int]]:
-        """For each query term, the passages holding it."""
-        return {t: set(self.holding(t).tolist()) for t in query_terms}
-
-    def coverage(self, query_terms: set[str], covered: set[str]) -> float:
-        """IDF-weighted share of the query's terms inside `covered`."""
-        total = sum(self.idf(t) for t in query_terms)
-        return sum(self.idf(t) for t in query_terms & covered) / total if total else 0.0
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -157,9 +153,8 @@ class ExtractiveEngine:
     model_id: str | None = None
     model_revision: str | None = None
 
-    def __init__(self, top_k: int = TOP_K, min_coverage: float = MIN_COVERAGE) -> None:
+    def __init__(self, top_k: int = TOP_K) -> None:
         self.top_k = top_k
-        self.min_coverage = min_coverage
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -195,79 +190,73 @@ class ExtractiveEngine:
         self, state: BookState, question: str, k: int | None = None, chapter: int | None = None
     ) -> list[Hit]:
         """The passages that best answer `question` (within chapter index `chapter` when given),
-        or [] when nothing matches well enough."""
+        or [] when nothing answers it."""
+        return self.lookup(state, question, k, chapter)[0]
+
+    def lookup(
+        self, state: BookState, question: str, k: int | None = None, chapter: int | None = None
+    ) -> tuple[list[Hit], str]:
+        """(the passages that answer `question`, best first; "") or ([], why none does).
+
+        BM25 recalls `CANDIDATES` passages; `ranking` reorders them on the question's focus
+        and on how close together its words are, and judges whether the best one answers."""
         index = self.index(state)
-        query = set(terms(question))
+        parsed = parse_question(question)
+        query = set(parsed.terms)
         allowed: np.ndarray | None = None
         if chapter is not None:
             scope = chapter_of(state.book, chapter)
             query -= chapter_reference_terms(scope)
             if not query - set(terms(scope.title)):  # only names the chapter: what is in it?
-                return central_hits(state, scope, k or self.top_k)
+                return central_hits(state, scope, k or self.top_k), ""
             allowed = index.chapters == chapter
+            parsed = Question(
+                tuple(t for t in parsed.terms if t in query),
+                parsed.focus,
+                parsed.names,
+                parsed.expects,
+            )
         known = {t for t in query if index.knows(t)}
         # Most of the question's words must occur in the book at all: an off-topic question
         # shares a stray word or two with any long book, a nonsense one shares none.
-        if len(known) * 2 <= len(query):
-            return []
+        if not query or len(known) * 2 <= len(query):
+            return [], "most of its words never occur in the book"
         scores = index.scores(sorted(known))
         if allowed is not None:
             scores = np.where(allowed, scores, np.float32(0.0))
-        if float(scores.max(initial=0.0)) <= 0.0:
-            return []
-        holding = index.membership(known)
-        chosen = self._choose(index, scores, holding, k or self.top_k, allowed)
-
-        def held(i: int) -> set[str]:
-            return {t for t in known if i in holding[t]}
-
-        covered = set().union(*(held(i) for i in chosen))
-        best_single = max(index.coverage(known, held(i)) for i in chosen)
-        # Either one passage holds most of the question, or the chosen ones together do.
-        if max(best_single, 0.8 * index.coverage(known, covered)) < self.min_coverage:
-            return []
-        return [
-            Hit(index.passages[i], float(scores[i]), best_sentence(index, index.passages[i], known))
-            for i in chosen
-        ]
-
-    def _choose(
-        self,
-        index: PassageIndex,
-        scores: np.ndarray,
-        holding: dict[str, set[int]],
-        k: int,
-        allowed: np.ndarray | None = None,
-    ) -> list[int]:
-        """Greedy multi-hop choice. First the best BM25 passage for the whole question; then,
-        each time, the passage best for the whole question *plus* the question's terms that the
-        chosen passages do not hold yet (its residual), damped for an already cited chapter.
-        A question that links two chapters ("the key that Hester gave" ... "what was inside")
-        gets the second chapter through its residual terms. `allowed` (a mask over passages)
-        keeps every pick inside one chapter."""
-        full = scores / float(scores.max())
-        chosen = [int(np.argmax(full))]
-        while len(chosen) < min(k, int((scores > 0).sum())):
-            residual_terms = [t for t, ids in holding.items() if not ids.intersection(chosen)]
-            residual = index.scores(sorted(residual_terms))
-            if residual.max(initial=0.0) > 0:
-                residual = residual / float(residual.max())
-            gain = full + residual
-            gain[chosen] = -np.inf
-            if allowed is not None:
-                gain[~allowed] = -np.inf
-            cited = [index.passages[c].chapter_index for c in chosen]
-            gain[np.isin(index.chapters, cited)] *= SAME_CHAPTER_DAMPING
-            chosen.append(int(np.argmax(gain)))
-        return chosen
+        candidates = [int(i) for i in np.argsort(-scores, kind="stable")[:CANDIDATES]]
+        candidates = [i for i in candidates if scores[i] > 0]
+        if not candidates:
+            return [], "no passage holds any of its key words"
+        # Within a chapter, a word the chapter never uses weighs as an unknown word does.
+        in_scope = (
+            known if allowed is None else {t for t in known if allowed[index.holding(t)].any()}
+        )
+        weights = Weights(
+            parsed,
+            {t: index.idf(t) for t in in_scope},
+            {t: index.idf(t) for t in known - in_scope},
+        )
+        texts = [index.passages[i].text for i in candidates]
+        ranked = rerank(candidates, texts, scores[candidates], weights)
+        chosen = choose(ranked, weights, k or self.top_k)
+        reason = judge(parsed, weights, chosen)
+        if reason:
+            return [], reason
+        hits = []
+        for scored in chosen:
+            passage = index.passages[scored.passage_id]
+            start, end = scored.sentence
+            hits.append(Hit(passage, scored.score, passage.text[start:end]))
+        return hits, ""
 
     def ask(
         self, state: BookState, question: str, chapter: int | None = None
     ) -> Iterator[AnswerChunk]:
-        hits = self.search(state, question, chapter=chapter)
+        hits, reason = self.lookup(state, question, chapter=chapter)
         if not hits:
             where = "the book" if chapter is None else chapter_label(state.book, chapter)
-            yield f"{NO_MATCH.format(where=where)} {NO_MATCH_REASON}"
+            yield f"{NO_MATCH.format(where=where)} (Extractive search: {reason}.)"
             return
         yield EXTRACTIVE_NOTICE + " The best-matching sentence of each is marked **like this**.\n"
         citations = []
@@ -372,19 +361,6 @@ def central_hits(state: BookState, chapter: Chapter, k: int) -> list[Hit]:
         if len(hits) == k:
             break
     return sorted(hits.values(), key=lambda hit: hit.passage.start)
-
-
-def best_sentence(index: PassageIndex, passage: Passage, query: set[str]) -> str:
-    """The passage's sentence holding the most query weight (the first one on ties)."""
-    spans = sentence_spans(passage.text)
-    if not spans:
-        return passage.text
-
-    def weight(span: tuple[int, int]) -> float:
-        return sum(index.idf(t) for t in query & set(terms(passage.text[span[0] : span[1]])))
-
-    start, end = max(spans, key=weight)
-    return passage.text[start:end]
 
 
 def _mark(text: str, sentence: str) -> str:
