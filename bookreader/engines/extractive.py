@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,20 +39,33 @@ from bookreader.engines.base import (
     Summary,
 )
 from bookreader.engines.passages import (
-    SentenceInfo,
     book_layouts,
     book_passages_with_terms,
-    chapter_layout,
     terms,
 )
 from bookreader.engines.ranking import (
     CANDIDATES,
     Question,
     Weights,
-    choose,
+    choose_passages,
     judge,
     parse_question,
     rerank,
+)
+from bookreader.engines.summaries import (
+    BOOK_SHARE,
+    WORDS,
+    Sentence,
+    book_pool,
+    chapter_sentences,
+    choose,
+    clean,
+    plan_runs,
+    ranked,
+    run_candidates,
+    run_title,
+    spread,
+    words,
 )
 from bookreader.errors import UsageError
 
@@ -61,11 +73,6 @@ ENGINE_NAME = "extractive"
 EXTRACTIVE_NOTICE = "Extractive answer: quoted passages from the book, not generated text."
 SUMMARY_NOTICE = "Extractive summary: sentences quoted from the book, not generated text."
 TOP_K = 3
-MAX_CANDIDATES = 100  # sentences per LexRank graph
-DAMPING = 0.85
-# (sentences per chapter, sentences for the whole book) for each --length
-LENGTHS: dict[str, tuple[int, int]] = {"short": (1, 5), "medium": (3, 12), "long": (6, 25)}
-MIN_SENTENCE_WORDS, MAX_SENTENCE_WORDS = 6, 45
 # Words that, in a question scoped to a chapter, only point at the chapter as a whole.
 CHAPTER_WORDS = frozenset(
     terms(
@@ -75,15 +82,6 @@ CHAPTER_WORDS = frozenset(
     )
 )
 NO_MATCH = "No good match: {where} does not seem to answer this question."
-
-
-@dataclass(frozen=True)
-class Sentence:
-    chapter_index: int
-    start: int
-    end: int
-    text: str
-    terms: tuple[str, ...]
 
 
 class PassageIndex:
@@ -238,8 +236,8 @@ class ExtractiveEngine:
             {t: index.idf(t) for t in known - in_scope},
         )
         texts = [index.passages[i].text for i in candidates]
-        ranked = rerank(candidates, texts, scores[candidates], weights)
-        chosen = choose(ranked, weights, k or self.top_k)
+        reranked = rerank(candidates, texts, scores[candidates], weights)
+        chosen = choose_passages(reranked, weights, k or self.top_k)
         reason = judge(parsed, weights, chosen)
         if reason:
             return [], reason
@@ -275,39 +273,51 @@ class ExtractiveEngine:
         chapter: int | None = None,
         progress: ProgressCallback | None = None,
     ) -> Summary:
-        per_chapter, overall = LENGTHS[length]
-        chapters = state.book.chapters
-        if chapter is not None:
-            chapters = [c for c in chapters if c.index == chapter]
+        """About WORDS[length] words in all (see `summaries`): the book paragraph, then each
+        chapter, or each run of chapters when there are too many to list one by one."""
+        budget = WORDS[length]
+        chapters = state.book.chapters if chapter is None else [chapter_of(state.book, chapter)]
+        book_budget = 0 if chapter is not None else int(budget * BOOK_SHARE)
+        runs = plan_runs(chapters, budget - book_budget)
+        per_run = (budget - book_budget) // max(len(runs), 1)
         locator = _PassageLocator(state.passages)
         layouts = state.extra.get("_layouts") or {}  # kept in memory by `read` in this run
-        chapter_summaries: list[ChapterSummary] = []
-        picked: list[Sentence] = []
-        for done, ch in enumerate(chapters, 1):
-            sentences = chapter_sentences(ch.index, ch.text, layouts.get(ch.index))
-            top = sorted(rank_sentences(sentences, per_chapter), key=lambda s: s.start)
-            picked.extend(top)
-            chapter_summaries.append(
+        entries: list[ChapterSummary] = []
+        best_of_runs: list[list[Sentence]] = []
+        entry_picks: list[list[Sentence]] = []
+        done = 0
+        for run in runs:
+            chapter_lists = [chapter_sentences(c.index, c.text, layouts.get(c.index)) for c in run]
+            candidates, centrality, similarity = ranked(run_candidates(chapter_lists))
+            title = run_title(run)
+            picks = choose(candidates, centrality, similarity, per_run - words(title) - 1)
+            entry_picks.append(picks)
+            best_of_runs.append(book_pool(candidates, centrality, picks, book_budget, len(runs)))
+            entries.append(
                 ChapterSummary(
-                    ch.index,
-                    ch.title,
-                    " ".join(_clean(s.text) for s in top),
-                    tuple(locator.cite(s) for s in top),
+                    run[0].index,
+                    title,
+                    " ".join(clean(s.text) for s in picks),
+                    tuple(locator.cite(s) for s in picks),
                 )
             )
+            done += len(run)
             if progress:
                 progress(done, len(chapters), "chapters")
-        # Across chapters: the chapters' picks compete in one graph; reading order is kept.
-        book_picks = rank_sentences(picked, overall) if chapter is None else picked
-        order = {id(s): n for n, s in enumerate(picked)}
-        book_picks = sorted(book_picks, key=lambda s: order[id(s)])
+        if chapter is not None:
+            text, citations = entries[0].text, entries[0].citations
+        else:
+            quoted = [s for entry in entry_picks for s in entry]
+            book_picks = spread(best_of_runs, book_budget, used=quoted)
+            text = " ".join(clean(s.text) for s in book_picks)
+            citations = tuple(locator.cite(s) for s in book_picks)
         return Summary(
-            text=" ".join(_clean(s.text) for s in book_picks),
-            chapters=tuple(chapter_summaries),
+            text=text,
+            chapters=tuple(entries),
             engine=self.name,
             length=length,
             strategy=None,
-            citations=tuple(locator.cite(s) for s in book_picks),
+            citations=citations,
         )
 
 
@@ -343,15 +353,14 @@ def central_hits(state: BookState, chapter: Chapter, k: int) -> list[Hit]:
     """The chapter's k passages holding its most central sentences (LexRank), in reading
     order, each with that sentence marked: what a "what happens here" question is after."""
     layouts = state.extra.get("_layouts") or {}
-    sentences = _prefilter(
-        chapter_sentences(chapter.index, chapter.text, layouts.get(chapter.index)), MAX_CANDIDATES
+    sentences, ranks, _ = ranked(
+        chapter_sentences(chapter.index, chapter.text, layouts.get(chapter.index))
     )
     own = [p for p in state.passages if p.chapter_index == chapter.index]
     if not own:
         return []
     if not sentences:  # nothing sentence-like to rank: its opening passages stand in
         return [Hit(p, 0.0, p.text) for p in own[:k]]
-    ranks = lexrank(cosine_similarity(sentences))
     locator = _PassageLocator(own)
     hits: dict[int, Hit] = {}
     for i in np.argsort(-ranks, kind="stable"):
@@ -382,113 +391,4 @@ class _PassageLocator:
         return self.passages[at]
 
     def cite(self, sentence: Sentence) -> Citation:
-        return Citation.from_passage(self.passage_of(sentence), _clean(sentence.text))
-
-
-def chapter_sentences(
-    chapter_index: int, text: str, layout: list[list[SentenceInfo]] | None = None
-) -> list[Sentence]:
-    """Sentences fit for a summary: not fragments, not run-on walls of text."""
-    layout = chapter_layout(text) if layout is None else layout
-    return [
-        Sentence(chapter_index, info.start, info.end, text[info.start : info.end], info.terms)
-        for paragraph in layout
-        for info in paragraph
-        if MIN_SENTENCE_WORDS <= info.words <= MAX_SENTENCE_WORDS
-    ]
-
-
-def _clean(sentence: str) -> str:
-    """A sentence on one line, as summaries show it."""
-    return " ".join(sentence.split())
-
-
-def rank_sentences(sentences: list[Sentence], k: int) -> list[Sentence]:
-    """The k most central sentences (LexRank), in no particular order."""
-    if len(sentences) <= k:
-        return list(sentences)
-    candidates = _prefilter(sentences, MAX_CANDIDATES)
-    scores = lexrank(cosine_similarity(candidates))
-    best = np.argsort(-scores, kind="stable")[:k]
-    return [candidates[i] for i in best]
-
-
-def _idf(sentences: list[Sentence]) -> dict[str, float]:
-    df = Counter(t for s in sentences for t in set(s.terms))
-    n = len(sentences)
-    return {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
-
-
-def _prefilter(sentences: list[Sentence], limit: int) -> list[Sentence]:
-    """Keep the `limit` sentences with the highest mean TF-IDF weight, in reading order."""
-    if len(sentences) <= limit:
-        return sentences
-    idf = _idf(sentences)
-    weights = [sum(idf[t] for t in s.terms) / (len(s.terms) + 1) for s in sentences]
-    keep = sorted(np.argsort(weights, kind="stable")[::-1][:limit])
-    return [sentences[i] for i in keep]
-
-
-def cosine_similarity(sentences: list[Sentence]) -> np.ndarray:
-    """Cosine similarity of the sentences' TF-IDF vectors (n x n), idf = ln((1+n)/(1+df)) + 1.
-
-    Vectorised: (sentence, term) pairs are counted with numpy, then the normalised vectors'
-    dot products are summed term by term (`_sparse_gram`)."""
-    n = len(sentences)
-    every_term = [t for s in sentences for t in s.terms]
-    if not every_term:
-        return np.zeros((n, n))
-    vocab, term_ids = np.unique(np.array(every_term), return_inverse=True)
-    v = len(vocab)
-    rows = np.repeat(np.arange(n), [len(s.terms) for s in sentences])
-    pairs, counts = np.unique(rows * v + term_ids, return_counts=True)
-    row, col = pairs // v, pairs % v
-    df = np.bincount(col, minlength=v)
-    weight = counts * (np.log((1 + n) / (1 + df)) + 1.0)[col]
-    norms = np.sqrt(np.bincount(row, weights=weight * weight, minlength=n))
-    unit = weight / np.maximum(norms, 1e-12)[row]  # entries of the L2-normalised rows
-    return _sparse_gram(row, col, unit, n, norms > 0)
-
-
-def _sparse_gram(
-    row: np.ndarray, col: np.ndarray, value: np.ndarray, n: int, nonempty: np.ndarray
-) -> np.ndarray:
-    """X @ X.T for the sparse X given as (row, col, value) entries, without BLAS.
-
-    Every pair of entries sharing a column adds value * value to (row, row'). Summing these
-    products with bincount is exact and fast on sparse text vectors, and avoids a multithreaded
-    BLAS call whose thread start-up dominates on matrices this small."""
-    order = np.argsort(col, kind="stable")
-    row, col, value = row[order], col[order], value[order]
-    _, starts, sizes = np.unique(col, return_index=True, return_counts=True)
-    group_size = np.repeat(sizes, sizes)  # for each entry, the size of its column group
-    group_start = np.repeat(starts, sizes)
-    left = np.repeat(np.arange(len(row)), group_size)
-    # right: for each left entry, every entry of its column group in turn
-    block_start = np.repeat(np.cumsum(group_size) - group_size, group_size)
-    right = np.repeat(group_start, group_size) + (np.arange(len(left)) - block_start)
-    flat = row[left] * n + row[right]
-    similarity = np.bincount(flat, weights=value[left] * value[right], minlength=n * n)
-    similarity = similarity.reshape(n, n)
-    np.fill_diagonal(similarity, nonempty.astype(float))  # self-similarity: 1 unless empty
-    return similarity
-
-
-def lexrank(similarity: np.ndarray, damping: float = DAMPING, tol: float = 1e-6) -> np.ndarray:
-    """Stationary distribution of the random walk on the similarity graph (power iteration).
-
-    Continuous LexRank: edge weights are cosine similarities; each row is normalised into
-    transition probabilities; a sentence similar to nothing jumps uniformly.
-    """
-    n = similarity.shape[0]
-    weights = similarity.astype(np.float64).copy()
-    np.fill_diagonal(weights, 0.0)
-    row_sums = weights.sum(axis=1, keepdims=True)
-    transition = np.where(row_sums > 0, weights / np.where(row_sums > 0, row_sums, 1), 1.0 / n)
-    rank = np.full(n, 1.0 / n)
-    for _ in range(200):
-        updated = (1 - damping) / n + damping * (rank @ transition)
-        if np.abs(updated - rank).sum() < tol:
-            return updated
-        rank = updated
-    return rank
+        return Citation.from_passage(self.passage_of(sentence), clean(sentence.text))

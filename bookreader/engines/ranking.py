@@ -248,7 +248,7 @@ def rerank(
     return sorted(scored, key=lambda s: -s.score)
 
 
-def choose(ranked: Sequence[Scored], weights: Weights, k: int) -> list[Scored]:
+def choose_passages(ranked: Sequence[Scored], weights: Weights, k: int) -> list[Scored]:
     """The k best; when the best misses a real share of the question and another candidate
     holds that part, that one is cited second (a question that spans two places)."""
     chosen = list(ranked[:k])
