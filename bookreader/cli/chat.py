@@ -1,7 +1,7 @@
 """`bookreader chat BOOK`: the terminal app for exploring one book.
 
 Exit codes: 0 after a normal quit, 2 for bad options (unknown engine, infini without a model,
-missing file), 4 when the book cannot be read (the app shows the loader's message first, then
+a model that follows no instructions, missing file), 4 when the book cannot be read (the app shows the loader's message first, then
 the same message is repeated on stderr once the screen is restored), 1 for other errors.
 """
 
@@ -50,6 +50,13 @@ def run_chat(
     if not book.is_file():
         raise UsageError(f"{book}: no such file")
     settings = settings_from(engine=engine, model=model, device=device)
+    if settings.engine == "infini" and settings.model:
+        from bookreader.engines.infini import require_generation, static_capabilities
+
+        # Known from the model folder without loading it: refuse before the app starts.
+        capabilities = static_capabilities(settings.model)
+        if capabilities is not None:
+            require_generation(settings.model, capabilities, "chat about a book")
     app = BookreaderApp(
         book,
         # Built inside the app's reading worker: loading a model must not delay the first frame.

@@ -151,6 +151,19 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
+def require(engine: Engine, task: str) -> None:
+    """Refuse (exit 2) before the book is read a task the engine's model cannot do: a model
+    that follows no instructions cannot answer or summarize."""
+    check = getattr(engine, "require", None)
+    if check is not None:
+        check(task)
+
+
+def gives_answers(engine: Engine) -> bool:
+    """False for a model whose output only continues a prompt: never `found`."""
+    return bool(getattr(engine, "answers", True))
+
+
 # -- progress -------------------------------------------------------------------------------------
 
 
@@ -306,9 +319,11 @@ def answer_document(
     citations: list[Citation],
     state: BookState,
     chapter: int | None = None,
+    found: bool | None = None,
 ) -> dict[str, Any]:
     """`chapter`: the 0-based index the question was limited to; the document numbers it from 1
-    as `info` does (null: the whole book)."""
+    as `info` does (null: the whole book). `found`: whether the answer is one, by default
+    whether it cites anything."""
     return {
         "schema": ANSWER_SCHEMA,
         "book": book_info(state.book),
@@ -316,7 +331,7 @@ def answer_document(
         "model": state.model_id,
         "question": question,
         "chapter": None if chapter is None else chapter + 1,
-        "found": bool(citations),
+        "found": bool(citations) if found is None else found,
         "answer": answer,
         "citations": [c.to_dict() for c in citations],
         "cache": cache_info(state),

@@ -11,8 +11,19 @@ CLI shows tokens/s); the resulting `InfiniState` (fixed size: M and z per layer 
 at most one unfinished segment's keys and values) is cached with the passage index.
 
 `ask` streams generated text, then the `Citation`s of the passages the shared passage index
-(BM25, as in the extractive engine) retrieves for the question; those passages are also given
-to the model in the prompt, so the answer can quote what it cites.
+(BM25 reranked, as in the extractive engine) retrieves for the question; those passages are also
+given to the model in the prompt, and the answer says they were retrieved by keyword search.
+How many: as many of the best `MAX_CONTEXT_PASSAGES` as fit in one segment less
+`PROMPT_RESERVE` of it (so that they sit in the segment's local attention, not only in the
+lossy memory), and never fewer than `MIN_CONTEXT_PASSAGES`.
+
+A model declares what it can do (`capabilities`): a `bookreader.json` file in its folder,
+`{"capabilities": ["passkey", "perplexity"]}`; without one, a bookreader.infini checkpoint (a
+small byte-level model trained by this project) can do passkey retrieval and perplexity only,
+and a Hugging Face model follows instructions when its tokenizer has a chat template, else it
+only continues text. `ask`, `summarize` and `chat` need "instructions" or "continuation": a
+model with neither is refused (exit 2) with what it can do. A continuation model's answer is
+labelled a raw continuation and is never `found`.
 
 `summarize`:
 - strategy "memory": generate a summary from the state that has read the whole book (a chapter
@@ -50,7 +61,29 @@ NEW_TOKENS: dict[str, int] = {"short": 64, "medium": 160, "long": 320}
 NOTE_TOKENS = 96  # per piece in the hierarchical strategy
 ANSWER_TOKENS = 160
 SENTENCES: dict[str, str] = {"short": "two or three", "medium": "five or six", "long": "ten"}
-CONTEXT_PASSAGES = 3
+MIN_CONTEXT_PASSAGES, MAX_CONTEXT_PASSAGES = 3, 10
+PROMPT_RESERVE = 0.25  # of a segment: the instructions, the question and the answer's start
+CAPABILITIES_FILE = "bookreader.json"
+INSTRUCTIONS, CONTINUATION, PASSKEY, PERPLEXITY = (
+    "instructions",
+    "continuation",
+    "passkey",
+    "perplexity",
+)
+KNOWN_CAPABILITIES = frozenset({INSTRUCTIONS, CONTINUATION, PASSKEY, PERPLEXITY})
+NATIVE_DEFAULT = frozenset({PASSKEY, PERPLEXITY})  # byte-level, trained here: no instructions
+COMMANDS = {
+    PASSKEY: "passkey (`bookreader passkey`)",
+    PERPLEXITY: "eval perplexity (`bookreader eval perplexity`)",
+}
+RAW_LABEL = (
+    "Raw continuation: the model has no chat template and follows no instructions; "
+    "what follows continues the prompt and is not an answer.\n\n"
+)
+RETRIEVAL_NOTE = (
+    "\n\n(The sources below were retrieved by keyword search and shown to the model; "
+    "they were not checked against the generated text.)"
+)
 
 
 class Backend(Protocol):
@@ -60,6 +93,7 @@ class Backend(Protocol):
     revision: str | None
     device: str
     segment_len: int
+    capabilities: frozenset[str]  # INSTRUCTIONS, CONTINUATION, PASSKEY, PERPLEXITY
 
     def encode(self, text: str) -> list[int]: ...
 
@@ -111,6 +145,7 @@ class NativeBackend:
         self.model_id = str(folder.resolve())
         self.revision = _folder_revision(folder)
         self.segment_len = self.model.config.segment_len
+        self.capabilities = declared_capabilities(folder) or NATIVE_DEFAULT
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text)
@@ -159,6 +194,11 @@ class HFBackend:
         commit = getattr(self.model.config, "_commit_hash", None)
         self.revision = _folder_revision(Path(name)) if local else commit
         self.segment_len = int(self.model.segment_len)
+        declared = declared_capabilities(Path(name)) if local else None
+        chat = bool(getattr(self.tokenizer, "chat_template", None))
+        self.capabilities = declared or frozenset(
+            {INSTRUCTIONS if chat else CONTINUATION, PERPLEXITY}
+        )
 
     def encode(self, text: str) -> list[int]:
         from bookreader.hf.generation import encode
@@ -186,6 +226,57 @@ class HFBackend:
                 [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
             )
         return text
+
+
+def declared_capabilities(folder: Path) -> frozenset[str] | None:
+    """What the model folder's `bookreader.json` says the model can do, or None without one."""
+    path = folder / CAPABILITIES_FILE
+    if not path.is_file():
+        return None
+    try:
+        listed = json.loads(path.read_text(encoding="utf-8")).get("capabilities")
+    except (OSError, ValueError, AttributeError):
+        listed = None
+    if not isinstance(listed, list) or not set(listed) <= KNOWN_CAPABILITIES:
+        known = ", ".join(sorted(KNOWN_CAPABILITIES))
+        raise UsageError(f'{path}: "capabilities" must be a list of: {known}')
+    return frozenset(listed)
+
+
+def has_chat_template(folder: Path) -> bool:
+    """Whether a local Hugging Face folder's tokenizer carries a chat template."""
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return True
+    config = folder / "tokenizer_config.json"
+    try:
+        return bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def static_capabilities(name: str) -> frozenset[str] | None:
+    """What a local model folder can do, read without loading it; None for a hub id (known
+    only once its tokenizer is loaded)."""
+    folder = Path(name).expanduser()
+    if not folder.is_dir():
+        return None
+    declared = declared_capabilities(folder)
+    if declared is not None:
+        return declared
+    if is_native_checkpoint(folder):
+        return NATIVE_DEFAULT
+    return frozenset({INSTRUCTIONS if has_chat_template(folder) else CONTINUATION, PERPLEXITY})
+
+
+def require_generation(model_id: str, capabilities: frozenset[str], task: str) -> None:
+    """A usage error (exit 2) when the model can neither follow instructions nor continue
+    text, naming what it can do instead."""
+    if capabilities & {INSTRUCTIONS, CONTINUATION}:
+        return
+    can = ", ".join(COMMANDS[c] for c in sorted(capabilities) if c in COMMANDS) or "nothing"
+    raise UsageError(
+        f"model {model_id} cannot follow instructions, so it cannot {task}; it can do: {can}"
+    )
 
 
 def is_native_checkpoint(folder: Path) -> bool:
@@ -236,6 +327,15 @@ class InfiniEngine:
     def device(self) -> str:
         return self.backend.device
 
+    @property
+    def answers(self) -> bool:
+        """Whether its output can be an answer (it follows instructions), not a continuation."""
+        return INSTRUCTIONS in self.backend.capabilities
+
+    def require(self, task: str) -> None:
+        """Refuse (exit 2) a task that needs generated text from a model that cannot do it."""
+        require_generation(self.model_id, self.backend.capabilities, task)
+
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, book: Book, progress: ProgressCallback | None = None) -> BookState:
@@ -263,7 +363,7 @@ class InfiniEngine:
     ) -> tuple[str, list[Hit]]:
         """The prompt for a question (before any chat template) and the passages it shows:
         with `chapter`, passages of that chapter only, and the prompt says which chapter."""
-        hits = ExtractiveEngine().search(state, question, k=CONTEXT_PASSAGES, chapter=chapter)
+        hits = self.context_hits(state, question, chapter)
         context = "\n\n".join(
             f"[{n}] ({Citation.from_passage(h.passage).label()}) {h.passage.text}"
             for n, h in enumerate(hits, 1)
@@ -277,14 +377,35 @@ class InfiniEngine:
         prompt += f"Answer the question in a few sentences.\nQuestion: {question.strip()}\nAnswer:"
         return prompt, hits
 
+    def context_hits(self, state: BookState, question: str, chapter: int | None) -> list[Hit]:
+        """The retrieved passages shown to the model: best first, as many as fit in one segment
+        less `PROMPT_RESERVE`, between MIN_ and MAX_CONTEXT_PASSAGES."""
+        hits = ExtractiveEngine().search(state, question, k=MAX_CONTEXT_PASSAGES, chapter=chapter)
+        budget = int(self.backend.segment_len * (1 - PROMPT_RESERVE))
+        shown: list[Hit] = []
+        used = 0
+        for hit in hits:
+            size = len(self.backend.encode(hit.passage.text))
+            if len(shown) >= MIN_CONTEXT_PASSAGES and used + size > budget:
+                break
+            shown.append(hit)
+            used += size
+        return shown
+
     def ask(
         self, state: BookState, question: str, chapter: int | None = None
     ) -> Iterator[AnswerChunk]:
         """Generated text as it comes (from the memory of the whole book), then the citations
-        of the passages the prompt showed (of `chapter` alone when given)."""
+        of the passages the prompt showed (of `chapter` alone when given). A model that only
+        continues text gets its output labelled as such."""
+        self.require("answer questions")
         prompt, hits = self.answer_prompt(state, question, chapter)
         instruction = self.backend.instruction(prompt)
+        if not self.answers:
+            yield RAW_LABEL
         yield from self.backend.stream(state.memory, instruction, self.answer_tokens)
+        if hits:
+            yield RETRIEVAL_NOTE
         for hit in hits:
             yield Citation.from_passage(hit.passage, hit.sentence, hit.score)
 
@@ -298,6 +419,7 @@ class InfiniEngine:
         progress: ProgressCallback | None = None,
         strategy: str = "hierarchical",
     ) -> Summary:
+        self.require("summarize")
         if strategy == "memory":
             return self._from_memory(state, length, chapter, progress)
         if strategy == "hierarchical":
