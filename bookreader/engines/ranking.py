@@ -1,25 +1,30 @@
 """Ranking the passages BM25 recalls, and deciding whether any of them answers the question.
 
-BM25 recalls well (the answer is in its top 20 for most questions) but ranks poorly: a passage
+BM25 recalls well (the answer is in its top 10 for most questions) but ranks poorly: a passage
 full of the names a question mentions outranks the one where the asked thing is said. So BM25
 only proposes `CANDIDATES` passages and this module reorders them:
 
-- The question is parsed (`parse_question`): its *focus* is what is asked about, the first
-  content word after the question word, skipping auxiliaries, names, possessives and "kind of",
-  "name of" ("What kind of snake killed Julia Stoner?" -> snake; "Who does Lydia run away
-  with?" -> run). Names (capitalised words inside the question) only set the topic: they weigh
-  `NAME_WEIGHT`, the focus `FOCUS_WEIGHT`, other words 1, each times its IDF.
-- Each candidate is scored on its best *window* of `WINDOW` adjacent sentences: the share of the
-  question's weight that the window holds (`local`), so the words must be near each other,
-  plus a little of the passage's BM25 score. A candidate without the focus is damped.
-- Words the book never uses count in the question's weight with the highest IDF of the book:
-  a question about a "helicopter" cannot be answered by a passage about a ship.
-- A second place is cited first-hand only when the question spans two places: the best passage
-  misses a real share of the question's weight, and another candidate holds it (`second_hop`).
+- The question is parsed (`parse_question`). Its *focus* is what is asked about: the first
+  content word after the question word, skipping auxiliaries, names, possessives, prepositions,
+  "kind of", "name of" and words that name the answer's kind ("what date"): "What kind of snake
+  killed Julia Stoner?" -> snake; "Who does Lydia run away with?" -> run. The focus weighs
+  `FOCUS_WEIGHT` times its IDF; every other word, names included (they only set the topic),
+  its IDF. "Who" and "what name" questions expect a name, "how many" and "what year" a number.
+- Each candidate is scored on its best sentence (`WINDOW`): the share of the question's weight
+  it holds, so the words must be near each other; plus `BM25_SHARE` of the passage's BM25 score,
+  `PHRASE_BONUS` for the question's word pairs standing side by side ("chief mate"), and
+  `ANSWER_BONUS` when that sentence holds a word of the expected kind. A candidate without the
+  focus is damped.
+- A word the book never uses weighs as much as the question's typical word: it may be a category
+  the answer instantiates, or a false premise; either way it is not in any passage.
+- A second place is cited right after the best passage only when the question spans two
+  places: the best misses `SECOND_HOP_MISSING` of the question's weight and another candidate
+  holds some of what it misses (`choose_passages`).
 
-`judge` declines (with a one-line reason) when the focus is not in the book, or when no window
-holds `MIN_LOCAL` of the question's weight: words that are common in the book but never together
-give no confident answer.
+`judge` declines (with a one-line reason) when no sentence holds `MIN_LOCAL` of the question's
+weight (nor the best sentence and a second place together `MIN_JOINT`), or when the best passage
+lacks the focus: words that are common in the book but never together give no confident answer.
+Every constant was measured on the tune half of `benchmarks/qa/` (see benchmarks/qa.py).
 """
 
 from __future__ import annotations
@@ -34,17 +39,16 @@ import numpy as np
 from bookreader.engines.passages import STOPWORDS, sentence_spans, terms
 
 CANDIDATES = 40  # BM25's top passages that are reranked
-WINDOW = 2  # adjacent sentences that must hold the question's words together
+WINDOW = 1  # sentences whose share of the question ranks a passage (measured: 1 > 2 > 3)
+NEAR_WINDOW = 2  # adjacent sentences that must hold the question's words to answer it
 FOCUS_WEIGHT = 2.0
-FOCUS_WORDS = 1
-ANSWER_BONUS = 0.15  # the best window holds a word of the kind the answer is (a name, a number)
-NAME_WEIGHT = 0.5
+FOCUS_WORDS = 1  # content words of the focus (measured: 1 >= 2)
 UNFOCUSED_DAMPING = 0.5  # a passage without the focus word
-BM25_SHARE = 0.2  # how much of the final score BM25 keeps
-PASSAGE_SHARE = 0.2  # ...and the share of the question's weight in the whole passage
+BM25_SHARE = 0.3  # how much of the final score BM25 keeps
 PHRASE_BONUS = 0.2  # times the share of the question's word pairs found side by side
-MIN_LOCAL = 0.45  # share of the question's weight the best window must hold
-MIN_JOINT = 0.6  # ...or the windows of the two places a question spans, together
+ANSWER_BONUS = 0.15  # the best sentence holds a word of the answer's kind (a name, a number)
+MIN_LOCAL = 0.45  # share of the question's weight the best sentence must hold...
+MIN_JOINT = 0.6  # ...or the best sentence and a second place, together
 SECOND_HOP_MISSING = 0.25  # missing share of the weight that makes a question span two places
 
 _QUESTION_WORDS = "what which who whom whose where when why how"
@@ -140,9 +144,9 @@ def _focus(words: Sequence[str], names: frozenset[str]) -> frozenset[str]:
 class Scored:
     passage_id: int
     score: float
-    local: float  # share of the question's weight in the best window
+    local: float  # share of the question's weight in the best NEAR_WINDOW sentences
     held: frozenset[str]  # question terms anywhere in the passage
-    window: frozenset[str]  # question terms in the best window
+    window: frozenset[str]  # question terms in the best NEAR_WINDOW sentences
     kind: bool  # the best window holds a word of the answer's kind (a name, a number)
     sentence: tuple[int, int]  # span of the best window's first sentence, in the passage
 
@@ -165,8 +169,6 @@ class Weights:
         typical = float(np.mean(list(every.values()))) if every else 1.0
         for term in question.terms:
             role = FOCUS_WEIGHT if term in question.focus and term in idf else 1.0
-            if term in question.names and term not in question.focus and self.has_focus(idf):
-                role = NAME_WEIGHT  # names set the topic of a question that asks for something
             self.of[term] = role * idf.get(term, every.get(term, typical))
         self.total = sum(self.of.values()) or 1.0
         self.known = frozenset(idf)
@@ -182,32 +184,35 @@ def pairs(sequence: Sequence[str]) -> set[tuple[str, str]]:
     return set(pairwise(sequence))
 
 
+def best_window(
+    sentence_terms: Sequence[set[str]], weights: Weights, size: int
+) -> tuple[float, int, frozenset[str]]:
+    """(share of the question's weight, first sentence, terms) of the best run of `size`
+    adjacent sentences."""
+    best, best_at, best_terms = -1.0, 0, frozenset[str]()
+    for i in range(len(sentence_terms)):
+        window = frozenset(set().union(*sentence_terms[i : i + size]))
+        share = weights.share(window)
+        if share > best:
+            best, best_at, best_terms = share, i, window
+    return best, best_at, best_terms
+
+
 def score_passage(passage_id: int, text: str, weights: Weights, bm25: float) -> Scored:
-    """The passage's best window of adjacent sentences, and its final score: the window's share
-    of the question's weight, the passage's share, BM25, and the question's word pairs that
-    stand side by side in the passage ("chief mate")."""
+    """The passage's best sentence and its final score: that sentence's share of the question's
+    weight, BM25, the question's word pairs that stand side by side in the passage ("chief
+    mate"), and a word of the answer's kind."""
     spans = sentence_spans(text) or [(0, len(text))]
     wanted = set(weights.of)
     sentence_terms = [wanted.intersection(terms(text[s:e])) for s, e in spans]
-    best, best_at, best_window = -1.0, 0, frozenset[str]()
-    for i in range(len(spans)):
-        window = frozenset(set().union(*sentence_terms[i : i + WINDOW]))
-        share = weights.share(window)
-        if share > best:
-            best, best_at, best_window = share, i, window
+    best, best_at, _ = best_window(sentence_terms, weights, WINDOW)
+    near, _, near_terms = best_window(sentence_terms, weights, NEAR_WINDOW)
     held = frozenset(set().union(*sentence_terms))
     question_pairs = pairs(weights.question.terms)
     side_by_side = len(question_pairs & pairs(terms(text))) / len(question_pairs or {None})
-    local_share = 1 - BM25_SHARE - PASSAGE_SHARE
-    score = (
-        local_share * best
-        + PASSAGE_SHARE * weights.share(held)
-        + BM25_SHARE * bm25
-        + PHRASE_BONUS * side_by_side
-    )
+    score = (1 - BM25_SHARE) * best + BM25_SHARE * bm25 + PHRASE_BONUS * side_by_side
     window_spans = spans[best_at : best_at + WINDOW]
-    window_text = text[window_spans[0][0] : window_spans[-1][1]]
-    kind = holds_answer_kind(window_text, weights.question)
+    kind = holds_answer_kind(text[window_spans[0][0] : window_spans[-1][1]], weights.question)
     if kind:
         score += ANSWER_BONUS
     if weights.has_focus(weights.known) and not weights.question.focus & held:
@@ -215,7 +220,7 @@ def score_passage(passage_id: int, text: str, weights: Weights, bm25: float) -> 
     # The marked sentence: of the window, the one holding more of the weight.
     window_terms = sentence_terms[best_at : best_at + WINDOW]
     pick = max(range(len(window_spans)), key=lambda j: weights.share(window_terms[j]))
-    return Scored(passage_id, score, best, held, best_window, kind, window_spans[pick])
+    return Scored(passage_id, score, near, held, near_terms, kind, window_spans[pick])
 
 
 _NAME = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]+")
@@ -250,20 +255,17 @@ def rerank(
 
 def choose_passages(ranked: Sequence[Scored], weights: Weights, k: int) -> list[Scored]:
     """The k best; when the best misses a real share of the question and another candidate
-    holds that part, that one is cited second (a question that spans two places)."""
+    holds some of that part, that one is cited second (a question that spans two places)."""
     chosen = list(ranked[:k])
     if not chosen or k < 2:
         return chosen
     first = chosen[0]
     missing = set(weights.of) - first.held
-    if weights.share(missing) < SECOND_HOP_MISSING:
-        return chosen
     rest = [s for s in ranked[1:] if s.held & missing]
-    if not rest:
+    if not rest or weights.share(missing) < SECOND_HOP_MISSING:
         return chosen
     hop = max(rest, key=lambda s: (weights.share(s.held & missing), s.score))
-    others = [s for s in chosen[1:] if s.passage_id != hop.passage_id]
-    return [first, hop, *others][:k]
+    return [first, hop, *(s for s in chosen[1:] if s.passage_id != hop.passage_id)][:k]
 
 
 def joint_window(chosen: Sequence[Scored], weights: Weights) -> frozenset[str]:
@@ -280,7 +282,8 @@ def judge(question: Question, weights: Weights, chosen: Sequence[Scored]) -> str
     if not chosen:
         return "no passage holds any of its key words"
     best = chosen[0]
-    if best.local < MIN_LOCAL and weights.share(joint_window(chosen, weights)) < MIN_JOINT:
+    local = max(c.local for c in chosen)
+    if local < MIN_LOCAL and weights.share(joint_window(chosen, weights)) < MIN_JOINT:
         return "no passage holds the question's key words together"
     if weights.has_focus(weights.known) and not question.focus & best.held:
         focus = " ".join(sorted(question.focus))
