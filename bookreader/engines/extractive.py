@@ -238,7 +238,7 @@ class ExtractiveEngine:
         texts = [index.passages[i].text for i in candidates]
         reranked = rerank(candidates, texts, scores[candidates], weights)
         chosen = choose_passages(reranked, weights, k or self.top_k)
-        reason = judge(parsed, weights, chosen)
+        reason = judge(parsed, weights, chosen, reranked)
         if reason:
             return [], reason
         hits = []

@@ -49,6 +49,7 @@ PHRASE_BONUS = 0.2  # times the share of the question's word pairs found side by
 ANSWER_BONUS = 0.15  # the best sentence holds a word of the answer's kind (a name, a number)
 MIN_LOCAL = 0.45  # share of the question's weight the best sentence must hold...
 MIN_JOINT = 0.6  # ...or the best sentence and a second place, together
+TOGETHER = 2  # question words that must meet in two adjacent sentences
 SECOND_HOP_MISSING = 0.25  # missing share of the weight that makes a question span two places
 
 _QUESTION_WORDS = "what which who whom whose where when why how"
@@ -275,16 +276,23 @@ def joint_window(chosen: Sequence[Scored], weights: Weights) -> frozenset[str]:
     return max((chosen[0].window | other.held for other in chosen[1:]), key=weights.share)
 
 
-def judge(question: Question, weights: Weights, chosen: Sequence[Scored]) -> str:
-    """Why no passage answers the question, or "" when the chosen ones do. One window must
-    hold `MIN_LOCAL` of the question's weight, or, for a question that spans two places, the
-    two chosen windows together `MIN_JOINT`."""
+def judge(
+    question: Question, weights: Weights, chosen: Sequence[Scored], ranked: Sequence[Scored]
+) -> str:
+    """Why no passage answers the question, or "" when the chosen ones do: one of them must
+    hold `MIN_LOCAL` of the question's weight in two adjacent sentences (or the best and a
+    second place together `MIN_JOINT`), the best must hold the focus, and some candidate
+    (`ranked`) must hold `TOGETHER` of the question's words in two adjacent sentences."""
     if not chosen:
         return "no passage holds any of its key words"
     best = chosen[0]
     local = max(c.local for c in chosen)
     if local < MIN_LOCAL and weights.share(joint_window(chosen, weights)) < MIN_JOINT:
         return "no passage holds the question's key words together"
+    # Words that are each common in the book but never meet answer nothing: a question of two
+    # or more words needs two of them in one place.
+    if len(weights.known) >= 2 and max(len(c.window & weights.known) for c in ranked) < TOGETHER:
+        return "its words occur in the book, but never together"
     if weights.has_focus(weights.known) and not question.focus & best.held:
         focus = " ".join(sorted(question.focus))
         return f'no passage about "{focus}" holds the rest of the question'
