@@ -140,3 +140,22 @@ def test_a_model_that_follows_instructions_answers_found(samples: Path, model: P
     )  # fmt: skip
     assert answer["found"] is True
     assert "retrieved by keyword search" in answer["answer"]
+
+
+def test_batch_refuses_a_passkey_model_before_any_book(
+    samples: Path, passkey_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = invoke(
+        "batch",
+        str(samples),
+        "--out",
+        str(out),
+        "--engine",
+        "infini",
+        "--model",
+        str(passkey_model),
+    )
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "cannot follow instructions, so it cannot summarize" in result.stderr
+    assert not out.exists() or not any(out.iterdir())  # no book was attempted

@@ -17,6 +17,7 @@ from bookreader.cli.output import (
     device_option,
     engine_option,
     model_option,
+    require_before_loading,
     settings_from,
 )
 from bookreader.errors import UsageError
@@ -50,13 +51,7 @@ def run_chat(
     if not book.is_file():
         raise UsageError(f"{book}: no such file")
     settings = settings_from(engine=engine, model=model, device=device)
-    if settings.engine == "infini" and settings.model:
-        from bookreader.engines.infini import require_generation, static_capabilities
-
-        # Known from the model folder without loading it: refuse before the app starts.
-        capabilities = static_capabilities(settings.model)
-        if capabilities is not None:
-            require_generation(settings.model, capabilities, "chat about a book")
+    require_before_loading(settings, "chat about a book")  # before the app starts
     app = BookreaderApp(
         book,
         # Built inside the app's reading worker: loading a model must not delay the first frame.

@@ -159,6 +159,17 @@ def require(engine: Engine, task: str) -> None:
         check(task)
 
 
+def require_before_loading(settings: Settings, task: str) -> None:
+    """The same refusal as `require`, for commands that load the model later (chat, batch):
+    a local model folder says what it can do without being loaded."""
+    if settings.engine == "infini" and settings.model:
+        from bookreader.engines.infini import require_generation, static_capabilities
+
+        capabilities = static_capabilities(settings.model)
+        if capabilities is not None:
+            require_generation(settings.model, capabilities, task)
+
+
 def gives_answers(engine: Engine) -> bool:
     """False for a model whose output only continues a prompt: never `found`."""
     return bool(getattr(engine, "answers", True))
