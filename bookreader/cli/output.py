@@ -313,14 +313,14 @@ def render_summary(summary: Summary, state: BookState, fmt: str) -> str:
             lines += [f"> {notice}", ""]
         lines += ["## Summary", "", summary.text, "", "## Chapters", ""]
         for c in summary.chapters:
-            lines += [f"### {c.chapter_index + 1}. {c.chapter_title}", "", c.text, ""]
+            lines += [f"### {c.heading()}", "", c.text, ""]
         return "\n".join(lines)
     lines = [f"{book.title}{byline}", f"Summary ({about})", ""]
     if notice:
         lines += [notice, ""]
     lines += [summary.text, "", "Chapters", ""]
     for c in summary.chapters:
-        lines += [f"{c.chapter_index + 1}. {c.chapter_title}", f"   {c.text}", ""]
+        lines += [c.heading(), f"   {c.text}", ""]
     return "\n".join(lines)
 
 

@@ -1,19 +1,17 @@
 """The extractive engine: no model weights, runs anywhere in seconds.
 
-- `ask`: BM25 (bm25s) over the book's passages. The answer quotes the best passages, each with
-  its best sentence (most query-term weight) marked, followed by their `Citation`s. Passages are
-  chosen greedily for score *and* for the query terms the earlier ones missed (a second BM25 hop
-  on the residual terms), so a question that spans chapters gets passages from several
-  chapters. The threshold is relative to the question: when half or more of its words never
-  occur in the book, or the chosen passages hold less than `MIN_COVERAGE` of its IDF weight,
-  the answer says the book does not seem to answer it instead of quoting noise.
-  `ask(..., chapter=i)` retrieves and cites only chapter i's passages. A question that names
-  nothing but the chapter itself ("What happens in chapter 3?") gets the chapter's most central
-  passages (LexRank over its sentences, as in `summarize`), in reading order.
-- `summarize`: LexRank (Erkan & Radev 2004): cosine similarity of TF-IDF sentence vectors,
-  PageRank by power iteration, first within each chapter, then across the chapters' picks; the
-  result is in reading order. Graphs are capped at `MAX_CANDIDATES` sentences (pre-filtered by
-  mean TF-IDF weight) so the cost stays linear in the book's length.
+- `ask`: BM25 (bm25s) over the book's passages recalls `CANDIDATES` passages; `ranking` reorders
+  them on the question's focus and on how near each other its words stand, and judges whether
+  the best ones answer it. The answer quotes the best passages, each with its best sentence
+  marked, followed by their `Citation`s; a question that spans two places gets the second place
+  cited second. A question the book does not answer gets "No good match" and the one-line
+  reason (`found: false`), never the nearest words. `ask(..., chapter=i)` retrieves and cites
+  only chapter i's passages (a word the chapter never uses counts as unknown there). A question
+  that names nothing but the chapter itself ("What happens in chapter 3?") gets the chapter's
+  most central passages (LexRank over its sentences, as in `summarize`), in reading order.
+- `summarize`: see `summaries`: about 250 / 800 / 2,500 words in all for short / medium / long,
+  chapters listed in runs when there are too many, LexRank centrality with maximal marginal
+  relevance, no dialogue, no sentence that leans on the one before.
 
 Every answer and summary says plainly that it is extractive: quoted, not generated.
 """
@@ -299,6 +297,7 @@ class ExtractiveEngine:
                     title,
                     " ".join(clean(s.text) for s in picks),
                     tuple(locator.cite(s) for s in picks),
+                    run[-1].index,
                 )
             )
             done += len(run)
