@@ -23,6 +23,7 @@ from bookreader.engines.infini import (
     MIN_CONTEXT_PASSAGES,
     PROMPT_RESERVE,
     RAW_LABEL,
+    RAW_SUMMARY_NOTICE,
     RETRIEVAL_NOTE,
     HFBackend,
     InfiniEngine,
@@ -331,3 +332,5 @@ def test_a_base_model_without_chat_template_gives_a_labelled_raw_continuation(
     texts = [c for c in chunks if isinstance(c, str)]
     assert texts[0] == RAW_LABEL and texts[-1] == RETRIEVAL_NOTE
     assert any(isinstance(c, Citation) for c in chunks)
+    summary = engine.summarize(state, "short", strategy="hierarchical")
+    assert summary.notice == RAW_SUMMARY_NOTICE

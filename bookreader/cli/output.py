@@ -280,7 +280,7 @@ def summary_document(summary: Summary, state: BookState) -> dict[str, Any]:
         "model": state.model_id,
         "length": summary.length,
         "strategy": summary.strategy,
-        "notice": SUMMARY_NOTICES.get(summary.engine),
+        "notice": summary.notice or SUMMARY_NOTICES.get(summary.engine),
         "summary": summary.text,
         "chapters": [
             {
@@ -301,7 +301,7 @@ def render_summary(summary: Summary, state: BookState, fmt: str) -> str:
     if fmt == "json":
         return dumps(summary_document(summary, state))
     book = state.book
-    notice = SUMMARY_NOTICES.get(summary.engine)
+    notice = summary.notice or SUMMARY_NOTICES.get(summary.engine)
     byline = f" by {book.author}" if book.author else ""
     about = f"engine: {summary.engine}" + (f" ({state.model_id})" if state.model_id else "")
     about += f", length: {summary.length}"

@@ -60,6 +60,7 @@ class Summary:
     length: Length = "medium"
     strategy: str | None = None
     citations: tuple[Citation, ...] = ()
+    notice: str | None = None  # what the reader must know first (e.g. a raw continuation)
 
 
 @runtime_checkable

@@ -80,6 +80,10 @@ RAW_LABEL = (
     "Raw continuation: the model has no chat template and follows no instructions; "
     "what follows continues the prompt and is not an answer.\n\n"
 )
+RAW_SUMMARY_NOTICE = (
+    "Raw continuation: the model has no chat template and follows no instructions; "
+    "the text continues the prompts and is not a summary."
+)
 RETRIEVAL_NOTE = (
     "\n\n(The sources below were retrieved by keyword search and shown to the model; "
     "they were not checked against the generated text.)"
@@ -332,6 +336,10 @@ class InfiniEngine:
         """Whether its output can be an answer (it follows instructions), not a continuation."""
         return INSTRUCTIONS in self.backend.capabilities
 
+    def summary_notice(self) -> str | None:
+        """A summary by a model that only continues text says so first."""
+        return None if self.answers else RAW_SUMMARY_NOTICE
+
     def require(self, task: str) -> None:
         """Refuse (exit 2) a task that needs generated text from a model that cannot do it."""
         require_generation(self.model_id, self.backend.capabilities, task)
@@ -451,6 +459,7 @@ class InfiniEngine:
             engine=self.name,
             length=length,  # type: ignore[arg-type]
             strategy="memory",
+            notice=self.summary_notice(),
             citations=_cite(state, text, chapter),
         )
 
@@ -501,6 +510,7 @@ class InfiniEngine:
             engine=self.name,
             length=length,  # type: ignore[arg-type]
             strategy="hierarchical",
+            notice=self.summary_notice(),
             citations=_cite(state, book_text, chapter),
         )
 
