@@ -16,9 +16,9 @@ from transformers import PreTrainedTokenizerFast
 from bookreader.book import Book, Chapter, Citation
 from bookreader.engines import registry
 from bookreader.engines.cache import StateCache
+from bookreader.engines.capabilities import CAPABILITIES_FILE
 from bookreader.engines.extractive import ExtractiveEngine
 from bookreader.engines.infini import (
-    CAPABILITIES_FILE,
     MAX_CONTEXT_PASSAGES,
     MIN_CONTEXT_PASSAGES,
     PROMPT_RESERVE,

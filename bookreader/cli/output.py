@@ -163,7 +163,7 @@ def require_before_loading(settings: Settings, task: str) -> None:
     """The same refusal as `require`, for commands that load the model later (chat, batch):
     a local model folder says what it can do without being loaded."""
     if settings.engine == "infini" and settings.model:
-        from bookreader.engines.infini import require_generation, static_capabilities
+        from bookreader.engines.capabilities import require_generation, static_capabilities
 
         capabilities = static_capabilities(settings.model)
         if capabilities is not None:

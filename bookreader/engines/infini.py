@@ -17,26 +17,15 @@ How many: as many of the best `MAX_CONTEXT_PASSAGES` as fit in one segment less
 `PROMPT_RESERVE` of it (so that they sit in the segment's local attention, not only in the
 lossy memory), and never fewer than `MIN_CONTEXT_PASSAGES`.
 
-A model declares what it can do (`capabilities`): a `bookreader.json` file in its folder,
-`{"capabilities": ["passkey", "perplexity"]}`; without one, a bookreader.infini checkpoint (a
-small byte-level model trained by this project) can do passkey retrieval and perplexity only,
-and a Hugging Face model follows instructions when its tokenizer has a chat template, else it
-only continues text. `ask`, `summarize` and `chat` need "instructions" or "continuation": a
-model with neither is refused (exit 2) with what it can do. A continuation model's answer is
-labelled a raw continuation and is never `found`.
-
-`summarize`:
-- strategy "memory": generate a summary from the state that has read the whole book (a chapter
-  summary reads that chapter alone into a fresh memory). Needs a model adapted to use memory.
-- strategy "hierarchical": each chapter is cut into pieces of about one segment, each piece is
-  summarized, the notes become a chapter summary, the chapter summaries a book summary. Plain
-  prompts (the tokenizer's chat template when it has one): works with any instruct model.
+A model declares what it can do (see `capabilities`): `ask`, `summarize` and `chat` need a model
+that follows instructions or at least continues text; one that can do neither (a passkey model)
+is refused (exit 2) with what it can do. A continuation model's answer is labelled a raw
+continuation and is never `found`; its summaries carry the same notice.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +40,14 @@ from bookreader.engines.base import (
     ProgressCallback,
     Summary,
 )
+from bookreader.engines.capabilities import (
+    INSTRUCTIONS,
+    NATIVE_DEFAULT,
+    declared_capabilities,
+    hugging_face_default,
+    is_native_checkpoint,
+    require_generation,
+)
 from bookreader.engines.extractive import ExtractiveEngine, Hit, PassageIndex, chapter_label
 from bookreader.engines.passages import book_passages, terms
 from bookreader.errors import ModelUnavailable, UsageError
@@ -63,19 +60,6 @@ ANSWER_TOKENS = 160
 SENTENCES: dict[str, str] = {"short": "two or three", "medium": "five or six", "long": "ten"}
 MIN_CONTEXT_PASSAGES, MAX_CONTEXT_PASSAGES = 3, 10
 PROMPT_RESERVE = 0.25  # of a segment: the instructions, the question and the answer's start
-CAPABILITIES_FILE = "bookreader.json"
-INSTRUCTIONS, CONTINUATION, PASSKEY, PERPLEXITY = (
-    "instructions",
-    "continuation",
-    "passkey",
-    "perplexity",
-)
-KNOWN_CAPABILITIES = frozenset({INSTRUCTIONS, CONTINUATION, PASSKEY, PERPLEXITY})
-NATIVE_DEFAULT = frozenset({PASSKEY, PERPLEXITY})  # byte-level, trained here: no instructions
-COMMANDS = {
-    PASSKEY: "passkey (`bookreader passkey`)",
-    PERPLEXITY: "eval perplexity (`bookreader eval perplexity`)",
-}
 RAW_LABEL = (
     "Raw continuation: the model has no chat template and follows no instructions; "
     "what follows continues the prompt and is not an answer.\n\n"
@@ -200,9 +184,7 @@ class HFBackend:
         self.segment_len = int(self.model.segment_len)
         declared = declared_capabilities(Path(name)) if local else None
         chat = bool(getattr(self.tokenizer, "chat_template", None))
-        self.capabilities = declared or frozenset(
-            {INSTRUCTIONS if chat else CONTINUATION, PERPLEXITY}
-        )
+        self.capabilities = declared or hugging_face_default(chat)
 
     def encode(self, text: str) -> list[int]:
         from bookreader.hf.generation import encode
@@ -230,69 +212,6 @@ class HFBackend:
                 [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
             )
         return text
-
-
-def declared_capabilities(folder: Path) -> frozenset[str] | None:
-    """What the model folder's `bookreader.json` says the model can do, or None without one."""
-    path = folder / CAPABILITIES_FILE
-    if not path.is_file():
-        return None
-    try:
-        listed = json.loads(path.read_text(encoding="utf-8")).get("capabilities")
-    except (OSError, ValueError, AttributeError):
-        listed = None
-    if not isinstance(listed, list) or not set(listed) <= KNOWN_CAPABILITIES:
-        known = ", ".join(sorted(KNOWN_CAPABILITIES))
-        raise UsageError(f'{path}: "capabilities" must be a list of: {known}')
-    return frozenset(listed)
-
-
-def has_chat_template(folder: Path) -> bool:
-    """Whether a local Hugging Face folder's tokenizer carries a chat template."""
-    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
-        return True
-    config = folder / "tokenizer_config.json"
-    try:
-        return bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def static_capabilities(name: str) -> frozenset[str] | None:
-    """What a local model folder can do, read without loading it; None for a hub id (known
-    only once its tokenizer is loaded)."""
-    folder = Path(name).expanduser()
-    if not folder.is_dir():
-        return None
-    declared = declared_capabilities(folder)
-    if declared is not None:
-        return declared
-    if is_native_checkpoint(folder):
-        return NATIVE_DEFAULT
-    return frozenset({INSTRUCTIONS if has_chat_template(folder) else CONTINUATION, PERPLEXITY})
-
-
-def require_generation(model_id: str, capabilities: frozenset[str], task: str) -> None:
-    """A usage error (exit 2) when the model can neither follow instructions nor continue
-    text, naming what it can do instead."""
-    if capabilities & {INSTRUCTIONS, CONTINUATION}:
-        return
-    can = ", ".join(COMMANDS[c] for c in sorted(capabilities) if c in COMMANDS) or "nothing"
-    raise UsageError(
-        f"model {model_id} cannot follow instructions, so it cannot {task}; it can do: {can}"
-    )
-
-
-def is_native_checkpoint(folder: Path) -> bool:
-    """A bookreader.infini checkpoint: config.json holds InfiniConfig fields, no model_type."""
-    config = folder / "config.json"
-    if not folder.is_dir() or not config.is_file():
-        return False
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and "model_type" not in data and "d_model" in data
 
 
 def load_backend(name: str, device: str | None = None, dtype: str | None = None) -> Backend:
