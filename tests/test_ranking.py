@@ -91,6 +91,11 @@ def test_the_focus_must_be_in_the_cited_passage() -> None:
         ("What is the name of Ishmael's wife?", {"wif"}, "name"),
         ("Where does Tashtego come from?", set(), None),
         ("mercury Crane wheel rebuilt oak", set(), None),  # no question word: no focus
+        # Do-support: the subject is skipped, the verb is what is asked about.
+        ("What did the creature promise Victor?", {"promis"}, None),
+        ("What does the Time Traveller strike?", {"strik"}, None),
+        # "How large", "how long": a quantity is asked for; the noun after it is the focus.
+        ("How large is the memory footprint?", {"memory"}, "number"),
     ],
 )
 def test_the_focus_is_the_thing_asked_about(

@@ -75,6 +75,9 @@ PREPOSITIONS = frozenset(
 AUXILIARIES = frozenset(_AUXILIARIES.split())
 OF_NOUNS = frozenset(_OF_NOUNS.split())
 COUNTS = frozenset({"many", "much"})  # "how many steps": the steps are asked about
+# "How large", "how long": the answer is a quantity; the adjective is not what is asked about.
+_MEASURES = "large long far old big tall high deep wide heavy"
+MEASURES = frozenset(_MEASURES.split())
 # Nouns that name the kind of the answer rather than a word it is written with: "on what date"
 # is answered by "14 March 1887", "which city" by "Bristol". They are not a focus to match.
 ANSWER_KINDS = {
@@ -110,24 +113,34 @@ def _expects(words: Sequence[str]) -> str | None:
         return ANSWER_KINDS[after]
     if {"who", "whom", "whose"} & set(lowered) or "name" in lowered:
         return "name"
-    if any(a == "how" and b in COUNTS for a, b in pairwise(lowered)):
+    if any(a == "how" and b in COUNTS | MEASURES for a, b in pairwise(lowered)):
         return "number"
     return None
 
 
 def _focus(words: Sequence[str], names: frozenset[str]) -> frozenset[str]:
     """The first run of content words after the question word (at most `FOCUS_WORDS`): "the
-    chief mate of" -> chief, mate; "Scrooge's old partner" -> old, partner."""
+    chief mate of" -> chief, mate; "Scrooge's old partner" -> old, partner. With do-support
+    ("What did the creature promise?") the subject is skipped: the verb is what is asked about."""
     lowered = [w.lower() for w in words]
     start = next((n for n, w in enumerate(lowered) if w in QUESTION_WORDS), None)
     if start is None or lowered[start] in {"where", "when", "why"}:
         return frozenset()  # no asked-about noun: the place, time or reason is the answer
+    first = start + 1
+    if lowered[first : first + 1] and lowered[first] in {"do", "does", "did"}:
+        first = _after_subject(words, first + 1)
     run: list[str] = []
-    for n in range(start + 1, len(words)):
+    for n in range(first, len(words)):
         word = lowered[n]
         skip = word in AUXILIARIES or word in STOPWORDS or word in QUESTION_WORDS
         skip = skip or word in PREPOSITIONS
-        skip = skip or word in COUNTS or (word in OF_NOUNS and lowered[n + 1 : n + 2] == ["of"])
+        how_much = n == start + 1 and lowered[start] == "how" and word in MEASURES
+        skip = (
+            skip
+            or how_much
+            or word in COUNTS
+            or (word in OF_NOUNS and lowered[n + 1 : n + 2] == ["of"])
+        )
         skip = skip or word.endswith(("'s", "’s"))  # "Ishmael's wife": the possessor is topic
         skip = skip or (not run and word in ANSWER_KINDS)
         found = terms(word)
@@ -139,6 +152,18 @@ def _focus(words: Sequence[str], names: frozenset[str]) -> frozenset[str]:
         if len(run) == FOCUS_WORDS:
             break
     return frozenset(run)
+
+
+def _after_subject(words: Sequence[str], at: int) -> int:
+    """Where the verb starts after a do-support subject: past its determiners, then past a run
+    of capitalised words ("Tiny Tim") or one noun ("the creature")."""
+    while at < len(words) and words[at].lower() in STOPWORDS:
+        at += 1
+    if at < len(words) and words[at][:1].isupper():
+        while at < len(words) and words[at][:1].isupper():
+            at += 1
+        return at
+    return at + 1
 
 
 @dataclass(frozen=True)
