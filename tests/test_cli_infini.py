@@ -24,7 +24,17 @@ def model(tmp_path: Path) -> Path:
     InfiniTransformer(InfiniConfig(d_model=32, n_layers=2, n_heads=2, segment_len=1024)).save(
         folder
     )
+    # A random model standing in for one that follows instructions: the commands' mechanics.
+    (folder / "bookreader.json").write_text('{"capabilities": ["instructions", "perplexity"]}')
     return folder
+
+
+@pytest.fixture
+def passkey_model(model: Path) -> Path:
+    """The same checkpoint without a declaration: a byte-level model trained here can do
+    passkey retrieval and perplexity, nothing else."""
+    (model / "bookreader.json").unlink()
+    return model
 
 
 def invoke(*args: str) -> object:
@@ -97,3 +107,55 @@ def test_an_unloadable_model_exits_1_with_one_line(
     )
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "nothing" in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("command", "task"),
+    [
+        (["ask", "{book}", "What is the name of the pilot cutter?"], "answer questions"),
+        (["summarize", "{book}"], "summarize"),
+        (["chat", "{book}"], "chat about a book"),
+    ],
+)
+def test_a_passkey_model_is_refused_with_exit_2_and_what_it_can_do(
+    samples: Path, passkey_model: Path, command: list[str], task: str
+) -> None:
+    book = str(samples / "harbour-notes.txt")
+    args = [a.format(book=book) for a in command]
+    result = invoke(*args, "--engine", "infini", "--model", str(passkey_model))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert f"cannot follow instructions, so it cannot {task}" in result.stderr
+    assert "passkey" in result.stderr and "eval perplexity" in result.stderr
+    # Refused before reading: nothing was cached for the book.
+    assert not any(paths.cache_dir().rglob("state.json"))
+
+
+def test_a_model_that_follows_instructions_answers_found(samples: Path, model: Path) -> None:
+    answer = json.loads(
+        invoke(
+            "ask", str(samples / "harbour-notes.txt"), "What is the name of the pilot cutter?",
+            "-e", "infini", "-m", str(model), "--json",
+        ).stdout
+    )  # fmt: skip
+    assert answer["found"] is True
+    assert "retrieved by keyword search" in answer["answer"]
+
+
+def test_batch_refuses_a_passkey_model_before_any_book(
+    samples: Path, passkey_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = invoke(
+        "batch",
+        str(samples),
+        "--out",
+        str(out),
+        "--engine",
+        "infini",
+        "--model",
+        str(passkey_model),
+    )
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "cannot follow instructions, so it cannot summarize" in result.stderr
+    assert not out.exists() or not any(out.iterdir())  # no book was attempted

@@ -42,15 +42,19 @@ def test_json_summary_follows_the_schema(samples: Path, ext: str) -> None:
     assert [c["number"] for c in doc["chapters"]] == list(range(1, 9))
     for chapter, title in zip(doc["chapters"], chapter_titles(samples), strict=True):
         assert title in chapter["title"]
-        assert len(chapter["citations"]) == 3
+        assert (
+            1 <= len(chapter["citations"]) == len(set(c["sentence"] for c in chapter["citations"]))
+        )
         for citation in chapter["citations"]:
             # Every summary sentence is quoted from its chapter and cited there.
             assert citation["chapter_index"] == chapter["index"]
             assert citation["sentence"] in chapter["summary"]
             assert " ".join(citation["sentence"].split()) in " ".join(citation["text"].split())
             assert (citation["pages"] is not None) == (ext == "pdf")
-    assert len(doc["citations"]) == 12
-    assert all(c["sentence"] in doc["summary"] for c in doc["citations"])
+    assert doc["citations"] and all(c["sentence"] in doc["summary"] for c in doc["citations"])
+    # --length medium bounds the whole output: the book paragraph, the headings, the chapters.
+    printed = doc["summary"] + " ".join(f"{c['title']} {c['summary']}" for c in doc["chapters"])
+    assert len(printed.split()) + len(doc["chapters"]) <= 800
 
 
 def test_text_and_markdown_formats(samples: Path) -> None:

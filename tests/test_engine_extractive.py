@@ -12,19 +12,17 @@ import pytest
 
 from bookreader.book import Book, Chapter, Citation
 from bookreader.engines import registry
-from bookreader.engines.base import BookState
-from bookreader.engines.extractive import (
-    EXTRACTIVE_NOTICE,
-    LENGTHS,
-    TOP_K,
-    ExtractiveEngine,
+from bookreader.engines.base import BookState, Summary
+from bookreader.engines.extractive import EXTRACTIVE_NOTICE, TOP_K, ExtractiveEngine
+from bookreader.engines.passages import terms
+from bookreader.engines.summaries import (
+    WORDS,
     Sentence,
     chapter_sentences,
     cosine_similarity,
     lexrank,
     rank_sentences,
 )
-from bookreader.engines.passages import terms
 from bookreader.errors import UsageError
 
 CHAPTERS = [
@@ -220,9 +218,9 @@ def test_sample_book_chapter_questions_cite_only_that_chapter(samples: Path) -> 
         _, citations = ask_chapter(engine, state, question, chapter.index)
         assert len(citations) == TOP_K, chapter.title
         assert all(c.chapter_index == chapter.index for c in citations), chapter.title
-        # The chapter's one-sentence summary (the same centrality) is among the quotes.
-        (top,) = engine.summarize(state, "short", chapter=chapter.index).chapters[0].citations
-        assert top.sentence in {" ".join(c.sentence.split()) for c in citations}
+        # The chapter's most central sentence (the same centrality) is among the quotes.
+        (top,) = rank_sentences(chapter_sentences(chapter.index, chapter.text), 1)
+        assert " ".join(top.text.split()) in {" ".join(c.sentence.split()) for c in citations}
     # The sample questions, each scoped to the chapter holding its evidence: answered there.
     for q in ledger_questions(samples):
         if q["kind"] != "single":
@@ -323,13 +321,15 @@ def long_book() -> Book:
 
 
 def test_summary_length_control_and_reading_order(engine: ExtractiveEngine) -> None:
-    state = engine.read(long_book())
+    rng = np.random.default_rng(1)
+    chapters = [(f"Part {c}", [varied_sentences(rng, 5) for _ in range(8)]) for c in range(3)]
+    state = engine.read(make_book(chapters))
     counts = {}
     for length in ("short", "medium", "long"):
         summary = engine.summarize(state, length=length)
-        per_chapter, overall = LENGTHS[length]
+        assert [c.chapter_index for c in summary.chapters] == [0, 1, 2]  # few: one by one
         for chapter in summary.chapters:
-            assert len(chapter.citations) == per_chapter
+            assert chapter.citations
             offsets = [
                 state.book.chapters[chapter.chapter_index].text.index(c.sentence)
                 for c in chapter.citations
@@ -339,11 +339,78 @@ def test_summary_length_control_and_reading_order(engine: ExtractiveEngine) -> N
             (c.chapter_index, c.passage_id, c.text.index(c.sentence)) for c in summary.citations
         ]
         assert keys == sorted(keys)
-        assert len(summary.citations) == min(overall, per_chapter * 3)
         for citation in summary.citations:
             assert citation.sentence in summary.text and citation.sentence in citation.text
-        counts[length] = len(summary.text.split())
+        counts[length] = output_words(summary)
+        assert counts[length] <= WORDS[length]
     assert counts["short"] < counts["medium"] < counts["long"]
+
+
+def output_words(summary: Summary) -> int:
+    """Words of a summary as printed: the book paragraph, each entry's heading and text."""
+    entries = sum(len(f"{c.chapter_title} {c.text}".split()) + 1 for c in summary.chapters)
+    return len(summary.text.split()) + entries
+
+
+def varied_sentences(rng: np.random.Generator, count: int) -> str:
+    """`count` plain statements of 10-14 made-up words each, few words shared between any
+    two (a vocabulary of 400 words), so none is a near-duplicate of another."""
+    vocabulary = [a + b + c for a in "bdkmt" for b in "aeiou" for c in ["l", "n", "r", "s"] * 4]
+    vocabulary = [f"{w}{i}" for i, w in enumerate(vocabulary)]
+    out = []
+    for _ in range(count):
+        chosen = rng.choice(vocabulary, size=int(rng.integers(10, 15)), replace=False)
+        out.append(" ".join(chosen).capitalize().replace("0", "o") + ".")
+    return " ".join(out)
+
+
+def many_chapter_book(chapters: int = 150) -> Book:
+    """A book of `chapters` chapters, each a paragraph of a few distinct sentences."""
+    rng = np.random.default_rng(0)
+    built = [(f"Week {c + 1}", [varied_sentences(rng, 4)]) for c in range(chapters)]
+    return make_book(built)
+
+
+@pytest.mark.parametrize("length", ["short", "medium", "long"])
+def test_a_book_with_150_chapters_keeps_the_asked_length(
+    engine: ExtractiveEngine, length: str
+) -> None:
+    state = engine.read(many_chapter_book())
+    summary = engine.summarize(state, length=length)
+    assert output_words(summary) <= WORDS[length]
+    # Too many chapters to list one by one: runs of consecutive chapters, covering them all,
+    # each titled by its range and quoting only its own chapters.
+    assert 1 < len(summary.chapters) < 150
+    starts = [c.chapter_index for c in summary.chapters]
+    assert starts[0] == 0 and starts == sorted(starts)
+    ends = [*(s - 1 for s in starts[1:]), 149]
+    for entry, start, end in zip(summary.chapters, starts, ends, strict=True):
+        assert entry.chapter_title == (
+            f"Chapters {start + 1}-{end + 1}" if end > start else f"Week {start + 1}"
+        )
+        assert all(start <= c.chapter_index <= end for c in entry.citations)
+    # The book paragraph draws on the beginning, the middle and the end.
+    cited = [c.chapter_index for c in summary.citations]
+    assert min(cited) < 50 and max(cited) >= 100 and any(37 <= c < 113 for c in cited)
+
+
+def test_summaries_skip_dialogue_leaning_sentences_and_near_duplicates(
+    engine: ExtractiveEngine,
+) -> None:
+    paragraphs = [
+        "The harbour wall was rebuilt in granite after the great storm of 1850.",
+        "“Nobody will ever mend it,” said the harbourmaster to the crowd.",
+        "He said it twice, and then walked home along the quay.",
+        "The harbour wall was rebuilt in granite after the great storm of 1850, they say.",
+        "Fishing boats from three villages sheltered behind the new wall every winter.",
+    ]
+    state = engine.read(make_book([("The Wall", paragraphs)]))
+    summary = engine.summarize(state, length="short", chapter=0)
+    quoted = [c.sentence for c in summary.chapters[0].citations]
+    assert not any("“" in q or q.startswith("He ") for q in quoted)
+    # The two near-identical sentences about the rebuilt wall: at most one is quoted.
+    assert sum("rebuilt in granite" in q for q in quoted) == 1
+    assert any("Fishing boats" in q for q in quoted)
 
 
 def test_summary_of_one_chapter(engine: ExtractiveEngine) -> None:

@@ -4,6 +4,7 @@ memory whose size does not depend on the book's length."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,20 @@ from transformers import PreTrainedTokenizerFast
 from bookreader.book import Book, Chapter, Citation
 from bookreader.engines import registry
 from bookreader.engines.cache import StateCache
-from bookreader.engines.infini import HFBackend, InfiniEngine, NativeBackend, is_native_checkpoint
+from bookreader.engines.capabilities import CAPABILITIES_FILE
+from bookreader.engines.extractive import ExtractiveEngine
+from bookreader.engines.infini import (
+    MAX_CONTEXT_PASSAGES,
+    MIN_CONTEXT_PASSAGES,
+    PROMPT_RESERVE,
+    RAW_LABEL,
+    RAW_SUMMARY_NOTICE,
+    RETRIEVAL_NOTE,
+    HFBackend,
+    InfiniEngine,
+    NativeBackend,
+    is_native_checkpoint,
+)
 from bookreader.errors import ModelUnavailable, UsageError
 from bookreader.infini.model import InfiniConfig, InfiniTransformer
 
@@ -23,16 +37,23 @@ SEGMENT = 128
 SMALL = {"answer_tokens": 6, "note_tokens": 3, "new_tokens": {"short": 4, "medium": 5, "long": 6}}
 
 
-def save_native(folder: Path, seed: int = 0) -> Path:
+def save_native(
+    folder: Path, seed: int = 0, capabilities: list[str] | None = None, segment_len: int = SEGMENT
+) -> Path:
+    """A random checkpoint. The engine's mechanics are tested with one that declares it follows
+    instructions (`bookreader.json`); without the file it is a passkey/perplexity model."""
     torch.manual_seed(seed)
-    config = InfiniConfig(d_model=32, n_layers=2, n_heads=2, n_kv_heads=1, segment_len=SEGMENT)
+    config = InfiniConfig(d_model=32, n_layers=2, n_heads=2, n_kv_heads=1, segment_len=segment_len)
     InfiniTransformer(config).save(folder)
+    if capabilities is not None:
+        (folder / CAPABILITIES_FILE).write_text(json.dumps({"capabilities": capabilities}))
     return folder
 
 
 @pytest.fixture
 def native(tmp_path: Path) -> InfiniEngine:
-    return InfiniEngine(NativeBackend(save_native(tmp_path / "native"), "cpu"), **SMALL)
+    folder = save_native(tmp_path / "native", capabilities=["instructions"])
+    return InfiniEngine(NativeBackend(folder, "cpu"), **SMALL)
 
 
 def make_book(repeat: int = 1) -> Book:
@@ -105,7 +126,8 @@ def test_ask_streams_text_then_citations(native: InfiniEngine) -> None:
     ids = torch.tensor([native.backend.encode(prompt)])
     eos = native.backend.tokenizer.eos_id
     expected, _ = native.backend.model.generate(ids, state.memory, max_new_tokens=6, eos_id=eos)
-    assert "".join(texts) == native.backend.tokenizer.decode(expected[0].tolist())
+    generated = native.backend.tokenizer.decode(expected[0].tolist())
+    assert "".join(texts) == generated + RETRIEVAL_NOTE  # the sources: keyword search
     assert state.memory.tokens_read == state.tokens_read  # answering leaves the book state as is
 
 
@@ -201,7 +223,7 @@ def test_model_detection_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 # -- a Hugging Face model ----------------------------------------------------------------------
 
 
-def save_hf(folder: Path, text: str) -> Path:
+def save_hf(folder: Path, text: str, chat_template: bool = True) -> Path:
     from bookreader.hf import infinify
 
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -216,10 +238,11 @@ def save_hf(folder: Path, text: str) -> Path:
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, unk_token="<unk>", bos_token="<s>", eos_token="</s>"
     )
-    fast.chat_template = (
-        "{% for m in messages %}<s>user: {{ m['content'] }}</s>{% endfor %}"
-        "{% if add_generation_prompt %}<s>assistant:{% endif %}"
-    )
+    if chat_template:
+        fast.chat_template = (
+            "{% for m in messages %}<s>user: {{ m['content'] }}</s>{% endfor %}"
+            "{% if add_generation_prompt %}<s>assistant:{% endif %}"
+        )
     plain = tiny_model("llama", vocab_size=len(fast), eos_token_id=fast.eos_token_id)
     infinify(plain, segment_len=32, update="delta", gate_init=-3.0).save_pretrained(folder)
     fast.save_pretrained(folder)
@@ -243,3 +266,71 @@ def test_hugging_face_model_reads_answers_and_summarizes(
     assert citations and "Marigold" in citations[0].text
     summary = engine.summarize(state, "short", strategy="hierarchical")
     assert len(summary.chapters) == 2 and summary.strategy == "hierarchical"
+
+
+# -- what a model can do -------------------------------------------------------------------------
+
+
+def test_a_passkey_model_is_refused_for_questions_and_summaries(tmp_path: Path) -> None:
+    engine = InfiniEngine(NativeBackend(save_native(tmp_path / "passkey"), "cpu"), **SMALL)
+    assert engine.backend.capabilities == {"passkey", "perplexity"}  # no file: the default
+    state = engine.read(make_book())
+    for attempt in (
+        lambda: list(engine.ask(state, "How many days did the fog last?")),
+        lambda: engine.summarize(state, "short"),
+    ):
+        with pytest.raises(UsageError, match="cannot follow instructions") as refused:
+            attempt()
+        assert "passkey" in str(refused.value) and "eval perplexity" in str(refused.value)
+    declared = save_native(tmp_path / "declared", capabilities=["perplexity"])
+    with pytest.raises(UsageError, match="eval perplexity") as refused:
+        InfiniEngine(NativeBackend(declared, "cpu")).require("summarize")
+    assert "bookreader passkey" not in str(refused.value)
+    (declared / CAPABILITIES_FILE).write_text('{"capabilities": ["telepathy"]}')
+    with pytest.raises(UsageError, match="must be a list of"):
+        NativeBackend(declared, "cpu")
+
+
+def test_context_depth_follows_the_segment_budget(tmp_path: Path) -> None:
+    book = make_book(repeat=30)  # many passages hold "fog" and "days"
+    question = "How many days did the fog last?"
+    for segment_len, name in ((64, "narrow"), (4096, "wide")):
+        folder = save_native(
+            tmp_path / name, capabilities=["instructions"], segment_len=segment_len
+        )
+        engine = InfiniEngine(NativeBackend(folder, "cpu"), **SMALL)
+        state = engine.read(book)
+        shown = engine.context_hits(state, question, None)
+        ranked = ExtractiveEngine().search(state, question, k=MAX_CONTEXT_PASSAGES)
+        # Reference: the best passages while their bytes fit the budget, at least the minimum.
+        budget = int(segment_len * (1 - PROMPT_RESERVE))
+        expected, used = [], 0
+        for hit in ranked:
+            size = len(hit.passage.text.encode("utf-8"))  # the byte tokenizer: a token a byte
+            if len(expected) >= MIN_CONTEXT_PASSAGES and used + size > budget:
+                break
+            expected.append(hit.passage.id)
+            used += size
+        assert [h.passage.id for h in shown] == expected
+        assert MIN_CONTEXT_PASSAGES <= len(shown) <= MAX_CONTEXT_PASSAGES
+        if name == "narrow":
+            assert len(shown) == MIN_CONTEXT_PASSAGES
+        else:
+            assert len(shown) > MIN_CONTEXT_PASSAGES
+
+
+def test_a_base_model_without_chat_template_gives_a_labelled_raw_continuation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    book = make_book(3)
+    folder = save_hf(tmp_path / "base", book.text, chat_template=False)
+    engine = registry.create_engine("infini", model=str(folder), device="cpu", **SMALL)
+    assert engine.backend.capabilities == {"continuation", "perplexity"} and not engine.answers
+    state = engine.read(book)
+    chunks = list(engine.ask(state, "What boat brought the keeper?"))
+    texts = [c for c in chunks if isinstance(c, str)]
+    assert texts[0] == RAW_LABEL and texts[-1] == RETRIEVAL_NOTE
+    assert any(isinstance(c, Citation) for c in chunks)
+    summary = engine.summarize(state, "short", strategy="hierarchical")
+    assert summary.notice == RAW_SUMMARY_NOTICE

@@ -170,6 +170,8 @@ async def test_infini_engine_streams_its_answer_and_fills_the_status_bar(tmp_pat
     torch.manual_seed(0)
     config = InfiniConfig(d_model=32, n_layers=2, n_heads=2, segment_len=128)
     InfiniTransformer(config).save(tmp_path / "tiny")
+    # Standing in for a model that follows instructions (a bare checkpoint is passkey-only).
+    (tmp_path / "tiny" / "bookreader.json").write_text('{"capabilities": ["instructions"]}')
     book = make_book()
 
     def build() -> Engine:

@@ -3,7 +3,10 @@
 The answer streams to stdout as it comes (extractive: quoted passages with the best sentence
 marked; infini: generated tokens), then the sources. With --json (schema bookreader.answer/1)
 or --out, the whole answer is collected first. A question the book does not answer gets a plain
-"No good match" answer and no citations (JSON: "found": false); the exit code is still 0.
+"No good match" answer with a one-line reason and no citations (JSON: "found": false); the exit
+code is still 0. With `--engine infini`, a model that follows no instructions (a passkey model)
+is refused with exit 2 before the book is read; a base model without a chat template answers
+with a labelled raw continuation, never "found": true.
 --chapter N limits retrieval and citations to chapter N (1-based, as `info` prints it); a
 number outside the book is a usage error (exit 2).
 """
@@ -40,6 +43,7 @@ def ask(
         raise UsageError("the question is empty")
     settings = output.settings_from(engine, model, device, fmt, as_json)
     reader = output.build_engine(settings)
+    output.require(reader, "answer questions")
     state = output.open_state(book, reader, quiet=quiet)
     chapter_index = output.chapter_index(state.book, chapter)
     stream = settings.format != "json" and out is None
@@ -58,7 +62,16 @@ def ask(
     answer = "".join(parts)
     if settings.format == "json":
         output.emit(
-            output.dumps(output.answer_document(question, answer, citations, state, chapter_index)),
+            output.dumps(
+                output.answer_document(
+                    question,
+                    answer,
+                    citations,
+                    state,
+                    chapter_index,
+                    found=bool(citations) and output.gives_answers(reader),
+                )
+            ),
             out,
         )
         return

@@ -232,6 +232,7 @@ def batch(
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder")
     settings = output.settings_from(engine, model, device, None, False, length, strategy)
+    output.require_before_loading(settings, "summarize")
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)
     books = find_books(folder, out)

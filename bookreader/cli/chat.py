@@ -1,7 +1,7 @@
 """`bookreader chat BOOK`: the terminal app for exploring one book.
 
 Exit codes: 0 after a normal quit, 2 for bad options (unknown engine, infini without a model,
-missing file), 4 when the book cannot be read (the app shows the loader's message first, then
+a model that follows no instructions, missing file), 4 when the book cannot be read (the app shows the loader's message first, then
 the same message is repeated on stderr once the screen is restored), 1 for other errors.
 """
 
@@ -17,6 +17,7 @@ from bookreader.cli.output import (
     device_option,
     engine_option,
     model_option,
+    require_before_loading,
     settings_from,
 )
 from bookreader.errors import UsageError
@@ -50,6 +51,7 @@ def run_chat(
     if not book.is_file():
         raise UsageError(f"{book}: no such file")
     settings = settings_from(engine=engine, model=model, device=device)
+    require_before_loading(settings, "chat about a book")  # before the app starts
     app = BookreaderApp(
         book,
         # Built inside the app's reading worker: loading a model must not delay the first frame.

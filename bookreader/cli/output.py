@@ -151,6 +151,30 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
+def require(engine: Engine, task: str) -> None:
+    """Refuse (exit 2) before the book is read a task the engine's model cannot do: a model
+    that follows no instructions cannot answer or summarize."""
+    check = getattr(engine, "require", None)
+    if check is not None:
+        check(task)
+
+
+def require_before_loading(settings: Settings, task: str) -> None:
+    """The same refusal as `require`, for commands that load the model later (chat, batch):
+    a local model folder says what it can do without being loaded."""
+    if settings.engine == "infini" and settings.model:
+        from bookreader.engines.capabilities import require_generation, static_capabilities
+
+        capabilities = static_capabilities(settings.model)
+        if capabilities is not None:
+            require_generation(settings.model, capabilities, task)
+
+
+def gives_answers(engine: Engine) -> bool:
+    """False for a model whose output only continues a prompt: never `found`."""
+    return bool(getattr(engine, "answers", True))
+
+
 # -- progress -------------------------------------------------------------------------------------
 
 
@@ -256,7 +280,7 @@ def summary_document(summary: Summary, state: BookState) -> dict[str, Any]:
         "model": state.model_id,
         "length": summary.length,
         "strategy": summary.strategy,
-        "notice": SUMMARY_NOTICES.get(summary.engine),
+        "notice": summary.notice or SUMMARY_NOTICES.get(summary.engine),
         "summary": summary.text,
         "chapters": [
             {
@@ -277,7 +301,7 @@ def render_summary(summary: Summary, state: BookState, fmt: str) -> str:
     if fmt == "json":
         return dumps(summary_document(summary, state))
     book = state.book
-    notice = SUMMARY_NOTICES.get(summary.engine)
+    notice = summary.notice or SUMMARY_NOTICES.get(summary.engine)
     byline = f" by {book.author}" if book.author else ""
     about = f"engine: {summary.engine}" + (f" ({state.model_id})" if state.model_id else "")
     about += f", length: {summary.length}"
@@ -289,14 +313,14 @@ def render_summary(summary: Summary, state: BookState, fmt: str) -> str:
             lines += [f"> {notice}", ""]
         lines += ["## Summary", "", summary.text, "", "## Chapters", ""]
         for c in summary.chapters:
-            lines += [f"### {c.chapter_index + 1}. {c.chapter_title}", "", c.text, ""]
+            lines += [f"### {c.heading()}", "", c.text, ""]
         return "\n".join(lines)
     lines = [f"{book.title}{byline}", f"Summary ({about})", ""]
     if notice:
         lines += [notice, ""]
     lines += [summary.text, "", "Chapters", ""]
     for c in summary.chapters:
-        lines += [f"{c.chapter_index + 1}. {c.chapter_title}", f"   {c.text}", ""]
+        lines += [c.heading(), f"   {c.text}", ""]
     return "\n".join(lines)
 
 
@@ -306,9 +330,11 @@ def answer_document(
     citations: list[Citation],
     state: BookState,
     chapter: int | None = None,
+    found: bool | None = None,
 ) -> dict[str, Any]:
     """`chapter`: the 0-based index the question was limited to; the document numbers it from 1
-    as `info` does (null: the whole book)."""
+    as `info` does (null: the whole book). `found`: whether the answer is one, by default
+    whether it cites anything."""
     return {
         "schema": ANSWER_SCHEMA,
         "book": book_info(state.book),
@@ -316,7 +342,7 @@ def answer_document(
         "model": state.model_id,
         "question": question,
         "chapter": None if chapter is None else chapter + 1,
-        "found": bool(citations),
+        "found": bool(citations) if found is None else found,
         "answer": answer,
         "citations": [c.to_dict() for c in citations],
         "cache": cache_info(state),

@@ -1,7 +1,9 @@
 """`bookreader summarize BOOK`: a summary of the whole book (or one chapter), in reading order.
 
-The extractive engine quotes the most central sentences of each chapter and of the book; the
-infini engine generates one (`--strategy hierarchical|memory`). Output: text, markdown or JSON
+The extractive engine quotes the most central sentences of the book and of each chapter (or run
+of chapters), within about 250 / 800 / 2,500 words in all for `--length short|medium|long`; the
+infini engine generates one (`--strategy hierarchical|memory`); a model that follows no
+instructions is refused with exit 2. Output: text, markdown or JSON
 (schema bookreader.summary/1, see bookreader.cli.output).
 """
 
@@ -33,6 +35,7 @@ def summarize(
     """Summarize a book, chapter by chapter and as a whole."""
     settings = output.settings_from(engine, model, device, fmt, as_json, length, strategy)
     reader = output.build_engine(settings)
+    output.require(reader, "summarize")
     state = output.open_state(book, reader, quiet=quiet)
     chapter_index = output.chapter_index(state.book, chapter)
     options = {"strategy": settings.strategy} if settings.engine == "infini" else {}

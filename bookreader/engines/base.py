@@ -43,6 +43,13 @@ class ChapterSummary:
     chapter_title: str
     text: str
     citations: tuple[Citation, ...] = ()
+    last_chapter_index: int | None = None  # a run of chapters: its last one (summaries)
+
+    def heading(self) -> str:
+        """How a summary lists it: "3. The Wreck", or a run's title ("Chapters 12-13")."""
+        if self.last_chapter_index not in (None, self.chapter_index):
+            return self.chapter_title
+        return f"{self.chapter_index + 1}. {self.chapter_title}"
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class Summary:
     length: Length = "medium"
     strategy: str | None = None
     citations: tuple[Citation, ...] = ()
+    notice: str | None = None  # what the reader must know first (e.g. a raw continuation)
 
 
 @runtime_checkable

@@ -1,19 +1,17 @@
 """The extractive engine: no model weights, runs anywhere in seconds.
 
-- `ask`: BM25 (bm25s) over the book's passages. The answer quotes the best passages, each with
-  its best sentence (most query-term weight) marked, followed by their `Citation`s. Passages are
-  chosen greedily for score *and* for the query terms the earlier ones missed (a second BM25 hop
-  on the residual terms), so a question that spans chapters gets passages from several
-  chapters. The threshold is relative to the question: when half or more of its words never
-  occur in the book, or the chosen passages hold less than `MIN_COVERAGE` of its IDF weight,
-  the answer says the book does not seem to answer it instead of quoting noise.
-  `ask(..., chapter=i)` retrieves and cites only chapter i's passages. A question that names
-  nothing but the chapter itself ("What happens in chapter 3?") gets the chapter's most central
-  passages (LexRank over its sentences, as in `summarize`), in reading order.
-- `summarize`: LexRank (Erkan & Radev 2004): cosine similarity of TF-IDF sentence vectors,
-  PageRank by power iteration, first within each chapter, then across the chapters' picks; the
-  result is in reading order. Graphs are capped at `MAX_CANDIDATES` sentences (pre-filtered by
-  mean TF-IDF weight) so the cost stays linear in the book's length.
+- `ask`: BM25 (bm25s) over the book's passages recalls `CANDIDATES` passages; `ranking` reorders
+  them on the question's focus and on how near each other its words stand, and judges whether
+  the best ones answer it. The answer quotes the best passages, each with its best sentence
+  marked, followed by their `Citation`s; a question that spans two places gets the second place
+  cited second. A question the book does not answer gets "No good match" and the one-line
+  reason (`found: false`), never the nearest words. `ask(..., chapter=i)` retrieves and cites
+  only chapter i's passages (a word the chapter never uses counts as unknown there). A question
+  that names nothing but the chapter itself ("What happens in chapter 3?") gets the chapter's
+  most central passages (LexRank over its sentences, as in `summarize`), in reading order.
+- `summarize`: see `summaries`: about 250 / 800 / 2,500 words in all for short / medium / long,
+  chapters listed in runs when there are too many, LexRank centrality with maximal marginal
+  relevance, no dialogue, no sentence that leans on the one before.
 
 Every answer and summary says plainly that it is extractive: quoted, not generated.
 """
@@ -22,7 +20,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +37,33 @@ from bookreader.engines.base import (
     Summary,
 )
 from bookreader.engines.passages import (
-    SentenceInfo,
     book_layouts,
     book_passages_with_terms,
-    chapter_layout,
-    sentence_spans,
     terms,
+)
+from bookreader.engines.ranking import (
+    CANDIDATES,
+    Question,
+    Weights,
+    choose_passages,
+    judge,
+    parse_question,
+    rerank,
+)
+from bookreader.engines.summaries import (
+    BOOK_SHARE,
+    WORDS,
+    Sentence,
+    book_pool,
+    chapter_sentences,
+    choose,
+    clean,
+    plan_runs,
+    ranked,
+    run_candidates,
+    run_title,
+    spread,
+    words,
 )
 from bookreader.errors import UsageError
 
@@ -53,13 +71,6 @@ ENGINE_NAME = "extractive"
 EXTRACTIVE_NOTICE = "Extractive answer: quoted passages from the book, not generated text."
 SUMMARY_NOTICE = "Extractive summary: sentences quoted from the book, not generated text."
 TOP_K = 3
-MIN_COVERAGE = 0.5  # share of the question's IDF weight the best passages must contain
-SAME_CHAPTER_DAMPING = 0.8  # later picks prefer chapters not cited yet
-MAX_CANDIDATES = 100  # sentences per LexRank graph
-DAMPING = 0.85
-# (sentences per chapter, sentences for the whole book) for each --length
-LENGTHS: dict[str, tuple[int, int]] = {"short": (1, 5), "medium": (3, 12), "long": (6, 25)}
-MIN_SENTENCE_WORDS, MAX_SENTENCE_WORDS = 6, 45
 # Words that, in a question scoped to a chapter, only point at the chapter as a whole.
 CHAPTER_WORDS = frozenset(
     terms(
@@ -69,16 +80,6 @@ CHAPTER_WORDS = frozenset(
     )
 )
 NO_MATCH = "No good match: {where} does not seem to answer this question."
-NO_MATCH_REASON = "(Extractive search found no passage holding enough of its key words.)"
-
-
-@dataclass(frozen=True)
-class Sentence:
-    chapter_index: int
-    start: int
-    end: int
-    text: str
-    terms: tuple[str, ...]
 
 
 class PassageIndex:
@@ -135,15 +136,6 @@ class PassageIndex:
             return np.zeros(len(self.passages), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
-    def membership(self, query_terms: Iterable[str]) -> dict[str, set[int]]:
-        """For each query term, the passages holding it."""
-        return {t: set(self.holding(t).tolist()) for t in query_terms}
-
-    def coverage(self, query_terms: set[str], covered: set[str]) -> float:
-        """IDF-weighted share of the query's terms inside `covered`."""
-        total = sum(self.idf(t) for t in query_terms)
-        return sum(self.idf(t) for t in query_terms & covered) / total if total else 0.0
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -157,9 +149,8 @@ class ExtractiveEngine:
     model_id: str | None = None
     model_revision: str | None = None
 
-    def __init__(self, top_k: int = TOP_K, min_coverage: float = MIN_COVERAGE) -> None:
+    def __init__(self, top_k: int = TOP_K) -> None:
         self.top_k = top_k
-        self.min_coverage = min_coverage
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -195,79 +186,73 @@ class ExtractiveEngine:
         self, state: BookState, question: str, k: int | None = None, chapter: int | None = None
     ) -> list[Hit]:
         """The passages that best answer `question` (within chapter index `chapter` when given),
-        or [] when nothing matches well enough."""
+        or [] when nothing answers it."""
+        return self.lookup(state, question, k, chapter)[0]
+
+    def lookup(
+        self, state: BookState, question: str, k: int | None = None, chapter: int | None = None
+    ) -> tuple[list[Hit], str]:
+        """(the passages that answer `question`, best first; "") or ([], why none does).
+
+        BM25 recalls `CANDIDATES` passages; `ranking` reorders them on the question's focus
+        and on how close together its words are, and judges whether the best one answers."""
         index = self.index(state)
-        query = set(terms(question))
+        parsed = parse_question(question)
+        query = set(parsed.terms)
         allowed: np.ndarray | None = None
         if chapter is not None:
             scope = chapter_of(state.book, chapter)
             query -= chapter_reference_terms(scope)
             if not query - set(terms(scope.title)):  # only names the chapter: what is in it?
-                return central_hits(state, scope, k or self.top_k)
+                return central_hits(state, scope, k or self.top_k), ""
             allowed = index.chapters == chapter
+            parsed = Question(
+                tuple(t for t in parsed.terms if t in query),
+                parsed.focus,
+                parsed.names,
+                parsed.expects,
+            )
         known = {t for t in query if index.knows(t)}
         # Most of the question's words must occur in the book at all: an off-topic question
         # shares a stray word or two with any long book, a nonsense one shares none.
-        if len(known) * 2 <= len(query):
-            return []
+        if not query or len(known) * 2 <= len(query):
+            return [], "most of its words never occur in the book"
         scores = index.scores(sorted(known))
         if allowed is not None:
             scores = np.where(allowed, scores, np.float32(0.0))
-        if float(scores.max(initial=0.0)) <= 0.0:
-            return []
-        holding = index.membership(known)
-        chosen = self._choose(index, scores, holding, k or self.top_k, allowed)
-
-        def held(i: int) -> set[str]:
-            return {t for t in known if i in holding[t]}
-
-        covered = set().union(*(held(i) for i in chosen))
-        best_single = max(index.coverage(known, held(i)) for i in chosen)
-        # Either one passage holds most of the question, or the chosen ones together do.
-        if max(best_single, 0.8 * index.coverage(known, covered)) < self.min_coverage:
-            return []
-        return [
-            Hit(index.passages[i], float(scores[i]), best_sentence(index, index.passages[i], known))
-            for i in chosen
-        ]
-
-    def _choose(
-        self,
-        index: PassageIndex,
-        scores: np.ndarray,
-        holding: dict[str, set[int]],
-        k: int,
-        allowed: np.ndarray | None = None,
-    ) -> list[int]:
-        """Greedy multi-hop choice. First the best BM25 passage for the whole question; then,
-        each time, the passage best for the whole question *plus* the question's terms that the
-        chosen passages do not hold yet (its residual), damped for an already cited chapter.
-        A question that links two chapters ("the key that Hester gave" ... "what was inside")
-        gets the second chapter through its residual terms. `allowed` (a mask over passages)
-        keeps every pick inside one chapter."""
-        full = scores / float(scores.max())
-        chosen = [int(np.argmax(full))]
-        while len(chosen) < min(k, int((scores > 0).sum())):
-            residual_terms = [t for t, ids in holding.items() if not ids.intersection(chosen)]
-            residual = index.scores(sorted(residual_terms))
-            if residual.max(initial=0.0) > 0:
-                residual = residual / float(residual.max())
-            gain = full + residual
-            gain[chosen] = -np.inf
-            if allowed is not None:
-                gain[~allowed] = -np.inf
-            cited = [index.passages[c].chapter_index for c in chosen]
-            gain[np.isin(index.chapters, cited)] *= SAME_CHAPTER_DAMPING
-            chosen.append(int(np.argmax(gain)))
-        return chosen
+        candidates = [int(i) for i in np.argsort(-scores, kind="stable")[:CANDIDATES]]
+        candidates = [i for i in candidates if scores[i] > 0]
+        if not candidates:
+            return [], "no passage holds any of its key words"
+        # Within a chapter, a word the chapter never uses weighs as an unknown word does.
+        in_scope = (
+            known if allowed is None else {t for t in known if allowed[index.holding(t)].any()}
+        )
+        weights = Weights(
+            parsed,
+            {t: index.idf(t) for t in in_scope},
+            {t: index.idf(t) for t in known - in_scope},
+        )
+        texts = [index.passages[i].text for i in candidates]
+        reranked = rerank(candidates, texts, scores[candidates], weights)
+        chosen = choose_passages(reranked, weights, k or self.top_k)
+        reason = judge(parsed, weights, chosen, reranked)
+        if reason:
+            return [], reason
+        hits = []
+        for scored in chosen:
+            passage = index.passages[scored.passage_id]
+            start, end = scored.sentence
+            hits.append(Hit(passage, scored.score, passage.text[start:end]))
+        return hits, ""
 
     def ask(
         self, state: BookState, question: str, chapter: int | None = None
     ) -> Iterator[AnswerChunk]:
-        hits = self.search(state, question, chapter=chapter)
+        hits, reason = self.lookup(state, question, chapter=chapter)
         if not hits:
             where = "the book" if chapter is None else chapter_label(state.book, chapter)
-            yield f"{NO_MATCH.format(where=where)} {NO_MATCH_REASON}"
+            yield f"{NO_MATCH.format(where=where)} (Extractive search: {reason}.)"
             return
         yield EXTRACTIVE_NOTICE + " The best-matching sentence of each is marked **like this**.\n"
         citations = []
@@ -286,39 +271,52 @@ class ExtractiveEngine:
         chapter: int | None = None,
         progress: ProgressCallback | None = None,
     ) -> Summary:
-        per_chapter, overall = LENGTHS[length]
-        chapters = state.book.chapters
-        if chapter is not None:
-            chapters = [c for c in chapters if c.index == chapter]
+        """About WORDS[length] words in all (see `summaries`): the book paragraph, then each
+        chapter, or each run of chapters when there are too many to list one by one."""
+        budget = WORDS[length]
+        chapters = state.book.chapters if chapter is None else [chapter_of(state.book, chapter)]
+        book_budget = 0 if chapter is not None else int(budget * BOOK_SHARE)
+        runs = plan_runs(chapters, budget - book_budget)
+        per_run = (budget - book_budget) // max(len(runs), 1)
         locator = _PassageLocator(state.passages)
         layouts = state.extra.get("_layouts") or {}  # kept in memory by `read` in this run
-        chapter_summaries: list[ChapterSummary] = []
-        picked: list[Sentence] = []
-        for done, ch in enumerate(chapters, 1):
-            sentences = chapter_sentences(ch.index, ch.text, layouts.get(ch.index))
-            top = sorted(rank_sentences(sentences, per_chapter), key=lambda s: s.start)
-            picked.extend(top)
-            chapter_summaries.append(
+        entries: list[ChapterSummary] = []
+        best_of_runs: list[list[Sentence]] = []
+        entry_picks: list[list[Sentence]] = []
+        done = 0
+        for run in runs:
+            chapter_lists = [chapter_sentences(c.index, c.text, layouts.get(c.index)) for c in run]
+            candidates, centrality, similarity = ranked(run_candidates(chapter_lists))
+            title = run_title(run)
+            picks = choose(candidates, centrality, similarity, per_run - words(title) - 1)
+            entry_picks.append(picks)
+            best_of_runs.append(book_pool(candidates, centrality, picks, book_budget, len(runs)))
+            entries.append(
                 ChapterSummary(
-                    ch.index,
-                    ch.title,
-                    " ".join(_clean(s.text) for s in top),
-                    tuple(locator.cite(s) for s in top),
+                    run[0].index,
+                    title,
+                    " ".join(clean(s.text) for s in picks),
+                    tuple(locator.cite(s) for s in picks),
+                    run[-1].index,
                 )
             )
+            done += len(run)
             if progress:
                 progress(done, len(chapters), "chapters")
-        # Across chapters: the chapters' picks compete in one graph; reading order is kept.
-        book_picks = rank_sentences(picked, overall) if chapter is None else picked
-        order = {id(s): n for n, s in enumerate(picked)}
-        book_picks = sorted(book_picks, key=lambda s: order[id(s)])
+        if chapter is not None:
+            text, citations = entries[0].text, entries[0].citations
+        else:
+            quoted = [s for entry in entry_picks for s in entry]
+            book_picks = spread(best_of_runs, book_budget, used=quoted)
+            text = " ".join(clean(s.text) for s in book_picks)
+            citations = tuple(locator.cite(s) for s in book_picks)
         return Summary(
-            text=" ".join(_clean(s.text) for s in book_picks),
-            chapters=tuple(chapter_summaries),
+            text=text,
+            chapters=tuple(entries),
             engine=self.name,
             length=length,
             strategy=None,
-            citations=tuple(locator.cite(s) for s in book_picks),
+            citations=citations,
         )
 
 
@@ -354,15 +352,14 @@ def central_hits(state: BookState, chapter: Chapter, k: int) -> list[Hit]:
     """The chapter's k passages holding its most central sentences (LexRank), in reading
     order, each with that sentence marked: what a "what happens here" question is after."""
     layouts = state.extra.get("_layouts") or {}
-    sentences = _prefilter(
-        chapter_sentences(chapter.index, chapter.text, layouts.get(chapter.index)), MAX_CANDIDATES
+    sentences, ranks, _ = ranked(
+        chapter_sentences(chapter.index, chapter.text, layouts.get(chapter.index))
     )
     own = [p for p in state.passages if p.chapter_index == chapter.index]
     if not own:
         return []
     if not sentences:  # nothing sentence-like to rank: its opening passages stand in
         return [Hit(p, 0.0, p.text) for p in own[:k]]
-    ranks = lexrank(cosine_similarity(sentences))
     locator = _PassageLocator(own)
     hits: dict[int, Hit] = {}
     for i in np.argsort(-ranks, kind="stable"):
@@ -372,19 +369,6 @@ def central_hits(state: BookState, chapter: Chapter, k: int) -> list[Hit]:
         if len(hits) == k:
             break
     return sorted(hits.values(), key=lambda hit: hit.passage.start)
-
-
-def best_sentence(index: PassageIndex, passage: Passage, query: set[str]) -> str:
-    """The passage's sentence holding the most query weight (the first one on ties)."""
-    spans = sentence_spans(passage.text)
-    if not spans:
-        return passage.text
-
-    def weight(span: tuple[int, int]) -> float:
-        return sum(index.idf(t) for t in query & set(terms(passage.text[span[0] : span[1]])))
-
-    start, end = max(spans, key=weight)
-    return passage.text[start:end]
 
 
 def _mark(text: str, sentence: str) -> str:
@@ -406,113 +390,4 @@ class _PassageLocator:
         return self.passages[at]
 
     def cite(self, sentence: Sentence) -> Citation:
-        return Citation.from_passage(self.passage_of(sentence), _clean(sentence.text))
-
-
-def chapter_sentences(
-    chapter_index: int, text: str, layout: list[list[SentenceInfo]] | None = None
-) -> list[Sentence]:
-    """Sentences fit for a summary: not fragments, not run-on walls of text."""
-    layout = chapter_layout(text) if layout is None else layout
-    return [
-        Sentence(chapter_index, info.start, info.end, text[info.start : info.end], info.terms)
-        for paragraph in layout
-        for info in paragraph
-        if MIN_SENTENCE_WORDS <= info.words <= MAX_SENTENCE_WORDS
-    ]
-
-
-def _clean(sentence: str) -> str:
-    """A sentence on one line, as summaries show it."""
-    return " ".join(sentence.split())
-
-
-def rank_sentences(sentences: list[Sentence], k: int) -> list[Sentence]:
-    """The k most central sentences (LexRank), in no particular order."""
-    if len(sentences) <= k:
-        return list(sentences)
-    candidates = _prefilter(sentences, MAX_CANDIDATES)
-    scores = lexrank(cosine_similarity(candidates))
-    best = np.argsort(-scores, kind="stable")[:k]
-    return [candidates[i] for i in best]
-
-
-def _idf(sentences: list[Sentence]) -> dict[str, float]:
-    df = Counter(t for s in sentences for t in set(s.terms))
-    n = len(sentences)
-    return {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
-
-
-def _prefilter(sentences: list[Sentence], limit: int) -> list[Sentence]:
-    """Keep the `limit` sentences with the highest mean TF-IDF weight, in reading order."""
-    if len(sentences) <= limit:
-        return sentences
-    idf = _idf(sentences)
-    weights = [sum(idf[t] for t in s.terms) / (len(s.terms) + 1) for s in sentences]
-    keep = sorted(np.argsort(weights, kind="stable")[::-1][:limit])
-    return [sentences[i] for i in keep]
-
-
-def cosine_similarity(sentences: list[Sentence]) -> np.ndarray:
-    """Cosine similarity of the sentences' TF-IDF vectors (n x n), idf = ln((1+n)/(1+df)) + 1.
-
-    Vectorised: (sentence, term) pairs are counted with numpy, then the normalised vectors'
-    dot products are summed term by term (`_sparse_gram`)."""
-    n = len(sentences)
-    every_term = [t for s in sentences for t in s.terms]
-    if not every_term:
-        return np.zeros((n, n))
-    vocab, term_ids = np.unique(np.array(every_term), return_inverse=True)
-    v = len(vocab)
-    rows = np.repeat(np.arange(n), [len(s.terms) for s in sentences])
-    pairs, counts = np.unique(rows * v + term_ids, return_counts=True)
-    row, col = pairs // v, pairs % v
-    df = np.bincount(col, minlength=v)
-    weight = counts * (np.log((1 + n) / (1 + df)) + 1.0)[col]
-    norms = np.sqrt(np.bincount(row, weights=weight * weight, minlength=n))
-    unit = weight / np.maximum(norms, 1e-12)[row]  # entries of the L2-normalised rows
-    return _sparse_gram(row, col, unit, n, norms > 0)
-
-
-def _sparse_gram(
-    row: np.ndarray, col: np.ndarray, value: np.ndarray, n: int, nonempty: np.ndarray
-) -> np.ndarray:
-    """X @ X.T for the sparse X given as (row, col, value) entries, without BLAS.
-
-    Every pair of entries sharing a column adds value * value to (row, row'). Summing these
-    products with bincount is exact and fast on sparse text vectors, and avoids a multithreaded
-    BLAS call whose thread start-up dominates on matrices this small."""
-    order = np.argsort(col, kind="stable")
-    row, col, value = row[order], col[order], value[order]
-    _, starts, sizes = np.unique(col, return_index=True, return_counts=True)
-    group_size = np.repeat(sizes, sizes)  # for each entry, the size of its column group
-    group_start = np.repeat(starts, sizes)
-    left = np.repeat(np.arange(len(row)), group_size)
-    # right: for each left entry, every entry of its column group in turn
-    block_start = np.repeat(np.cumsum(group_size) - group_size, group_size)
-    right = np.repeat(group_start, group_size) + (np.arange(len(left)) - block_start)
-    flat = row[left] * n + row[right]
-    similarity = np.bincount(flat, weights=value[left] * value[right], minlength=n * n)
-    similarity = similarity.reshape(n, n)
-    np.fill_diagonal(similarity, nonempty.astype(float))  # self-similarity: 1 unless empty
-    return similarity
-
-
-def lexrank(similarity: np.ndarray, damping: float = DAMPING, tol: float = 1e-6) -> np.ndarray:
-    """Stationary distribution of the random walk on the similarity graph (power iteration).
-
-    Continuous LexRank: edge weights are cosine similarities; each row is normalised into
-    transition probabilities; a sentence similar to nothing jumps uniformly.
-    """
-    n = similarity.shape[0]
-    weights = similarity.astype(np.float64).copy()
-    np.fill_diagonal(weights, 0.0)
-    row_sums = weights.sum(axis=1, keepdims=True)
-    transition = np.where(row_sums > 0, weights / np.where(row_sums > 0, row_sums, 1), 1.0 / n)
-    rank = np.full(n, 1.0 / n)
-    for _ in range(200):
-        updated = (1 - damping) / n + damping * (rank @ transition)
-        if np.abs(updated - rank).sum() < tol:
-            return updated
-        rank = updated
-    return rank
+        return Citation.from_passage(self.passage_of(sentence), clean(sentence.text))

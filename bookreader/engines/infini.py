@@ -11,21 +11,21 @@ CLI shows tokens/s); the resulting `InfiniState` (fixed size: M and z per layer 
 at most one unfinished segment's keys and values) is cached with the passage index.
 
 `ask` streams generated text, then the `Citation`s of the passages the shared passage index
-(BM25, as in the extractive engine) retrieves for the question; those passages are also given
-to the model in the prompt, so the answer can quote what it cites.
+(BM25 reranked, as in the extractive engine) retrieves for the question; those passages are also
+given to the model in the prompt, and the answer says they were retrieved by keyword search.
+How many: as many of the best `MAX_CONTEXT_PASSAGES` as fit in one segment less
+`PROMPT_RESERVE` of it (so that they sit in the segment's local attention, not only in the
+lossy memory), and never fewer than `MIN_CONTEXT_PASSAGES`.
 
-`summarize`:
-- strategy "memory": generate a summary from the state that has read the whole book (a chapter
-  summary reads that chapter alone into a fresh memory). Needs a model adapted to use memory.
-- strategy "hierarchical": each chapter is cut into pieces of about one segment, each piece is
-  summarized, the notes become a chapter summary, the chapter summaries a book summary. Plain
-  prompts (the tokenizer's chat template when it has one): works with any instruct model.
+A model declares what it can do (see `capabilities`): `ask`, `summarize` and `chat` need a model
+that follows instructions or at least continues text; one that can do neither (a passkey model)
+is refused (exit 2) with what it can do. A continuation model's answer is labelled a raw
+continuation and is never `found`; its summaries carry the same notice.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +40,14 @@ from bookreader.engines.base import (
     ProgressCallback,
     Summary,
 )
+from bookreader.engines.capabilities import (
+    INSTRUCTIONS,
+    NATIVE_DEFAULT,
+    declared_capabilities,
+    hugging_face_default,
+    is_native_checkpoint,
+    require_generation,
+)
 from bookreader.engines.extractive import ExtractiveEngine, Hit, PassageIndex, chapter_label
 from bookreader.engines.passages import book_passages, terms
 from bookreader.errors import ModelUnavailable, UsageError
@@ -50,7 +58,20 @@ NEW_TOKENS: dict[str, int] = {"short": 64, "medium": 160, "long": 320}
 NOTE_TOKENS = 96  # per piece in the hierarchical strategy
 ANSWER_TOKENS = 160
 SENTENCES: dict[str, str] = {"short": "two or three", "medium": "five or six", "long": "ten"}
-CONTEXT_PASSAGES = 3
+MIN_CONTEXT_PASSAGES, MAX_CONTEXT_PASSAGES = 3, 10
+PROMPT_RESERVE = 0.25  # of a segment: the instructions, the question and the answer's start
+RAW_LABEL = (
+    "Raw continuation: the model has no chat template and follows no instructions; "
+    "what follows continues the prompt and is not an answer.\n\n"
+)
+RAW_SUMMARY_NOTICE = (
+    "Raw continuation: the model has no chat template and follows no instructions; "
+    "the text continues the prompts and is not a summary."
+)
+RETRIEVAL_NOTE = (
+    "\n\n(The sources below were retrieved by keyword search and shown to the model; "
+    "they were not checked against the generated text.)"
+)
 
 
 class Backend(Protocol):
@@ -60,6 +81,7 @@ class Backend(Protocol):
     revision: str | None
     device: str
     segment_len: int
+    capabilities: frozenset[str]  # INSTRUCTIONS, CONTINUATION, PASSKEY, PERPLEXITY
 
     def encode(self, text: str) -> list[int]: ...
 
@@ -111,6 +133,7 @@ class NativeBackend:
         self.model_id = str(folder.resolve())
         self.revision = _folder_revision(folder)
         self.segment_len = self.model.config.segment_len
+        self.capabilities = declared_capabilities(folder) or NATIVE_DEFAULT
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text)
@@ -159,6 +182,9 @@ class HFBackend:
         commit = getattr(self.model.config, "_commit_hash", None)
         self.revision = _folder_revision(Path(name)) if local else commit
         self.segment_len = int(self.model.segment_len)
+        declared = declared_capabilities(Path(name)) if local else None
+        chat = bool(getattr(self.tokenizer, "chat_template", None))
+        self.capabilities = declared or hugging_face_default(chat)
 
     def encode(self, text: str) -> list[int]:
         from bookreader.hf.generation import encode
@@ -186,18 +212,6 @@ class HFBackend:
                 [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
             )
         return text
-
-
-def is_native_checkpoint(folder: Path) -> bool:
-    """A bookreader.infini checkpoint: config.json holds InfiniConfig fields, no model_type."""
-    config = folder / "config.json"
-    if not folder.is_dir() or not config.is_file():
-        return False
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and "model_type" not in data and "d_model" in data
 
 
 def load_backend(name: str, device: str | None = None, dtype: str | None = None) -> Backend:
@@ -236,6 +250,19 @@ class InfiniEngine:
     def device(self) -> str:
         return self.backend.device
 
+    @property
+    def answers(self) -> bool:
+        """Whether its output can be an answer (it follows instructions), not a continuation."""
+        return INSTRUCTIONS in self.backend.capabilities
+
+    def summary_notice(self) -> str | None:
+        """A summary by a model that only continues text says so first."""
+        return None if self.answers else RAW_SUMMARY_NOTICE
+
+    def require(self, task: str) -> None:
+        """Refuse (exit 2) a task that needs generated text from a model that cannot do it."""
+        require_generation(self.model_id, self.backend.capabilities, task)
+
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, book: Book, progress: ProgressCallback | None = None) -> BookState:
@@ -263,7 +290,7 @@ class InfiniEngine:
     ) -> tuple[str, list[Hit]]:
         """The prompt for a question (before any chat template) and the passages it shows:
         with `chapter`, passages of that chapter only, and the prompt says which chapter."""
-        hits = ExtractiveEngine().search(state, question, k=CONTEXT_PASSAGES, chapter=chapter)
+        hits = self.context_hits(state, question, chapter)
         context = "\n\n".join(
             f"[{n}] ({Citation.from_passage(h.passage).label()}) {h.passage.text}"
             for n, h in enumerate(hits, 1)
@@ -277,14 +304,35 @@ class InfiniEngine:
         prompt += f"Answer the question in a few sentences.\nQuestion: {question.strip()}\nAnswer:"
         return prompt, hits
 
+    def context_hits(self, state: BookState, question: str, chapter: int | None) -> list[Hit]:
+        """The retrieved passages shown to the model: best first, as many as fit in one segment
+        less `PROMPT_RESERVE`, between MIN_ and MAX_CONTEXT_PASSAGES."""
+        hits = ExtractiveEngine().search(state, question, k=MAX_CONTEXT_PASSAGES, chapter=chapter)
+        budget = int(self.backend.segment_len * (1 - PROMPT_RESERVE))
+        shown: list[Hit] = []
+        used = 0
+        for hit in hits:
+            size = len(self.backend.encode(hit.passage.text))
+            if len(shown) >= MIN_CONTEXT_PASSAGES and used + size > budget:
+                break
+            shown.append(hit)
+            used += size
+        return shown
+
     def ask(
         self, state: BookState, question: str, chapter: int | None = None
     ) -> Iterator[AnswerChunk]:
         """Generated text as it comes (from the memory of the whole book), then the citations
-        of the passages the prompt showed (of `chapter` alone when given)."""
+        of the passages the prompt showed (of `chapter` alone when given). A model that only
+        continues text gets its output labelled as such."""
+        self.require("answer questions")
         prompt, hits = self.answer_prompt(state, question, chapter)
         instruction = self.backend.instruction(prompt)
+        if not self.answers:
+            yield RAW_LABEL
         yield from self.backend.stream(state.memory, instruction, self.answer_tokens)
+        if hits:
+            yield RETRIEVAL_NOTE
         for hit in hits:
             yield Citation.from_passage(hit.passage, hit.sentence, hit.score)
 
@@ -298,6 +346,7 @@ class InfiniEngine:
         progress: ProgressCallback | None = None,
         strategy: str = "hierarchical",
     ) -> Summary:
+        self.require("summarize")
         if strategy == "memory":
             return self._from_memory(state, length, chapter, progress)
         if strategy == "hierarchical":
@@ -329,6 +378,7 @@ class InfiniEngine:
             engine=self.name,
             length=length,  # type: ignore[arg-type]
             strategy="memory",
+            notice=self.summary_notice(),
             citations=_cite(state, text, chapter),
         )
 
@@ -379,6 +429,7 @@ class InfiniEngine:
             engine=self.name,
             length=length,  # type: ignore[arg-type]
             strategy="hierarchical",
+            notice=self.summary_notice(),
             citations=_cite(state, book_text, chapter),
         )
 

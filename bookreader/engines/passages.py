@@ -43,6 +43,7 @@ _ABBREVIATION_LIST = (
     "mr mrs ms dr st mt prof rev sr jr vs etc e.g i.e no fig vol ch pp p gen col capt lt sgt"
 )
 _ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
+_CONTRACTIONS = ("n't", "'m", "'re", "'ve", "'ll", "'d")
 
 
 def fold(word: str) -> str:
@@ -69,6 +70,8 @@ def _term(word: str) -> str:
     is small next to its length)."""
     if "'" in word or "’" in word:
         word = word.replace("’", "'")
+        if word.endswith(_CONTRACTIONS):
+            return ""  # "doesn't", "I'm", "they'll": function words, never search terms
         if word.endswith("'s"):
             word = word[:-2]
     return "" if word in STOPWORDS else fold(word)

@@ -286,7 +286,9 @@ class ChatScreen(Screen[None]):
 
         def run() -> None:
             engine, state = self._ready(generation)
-            self._ui(answer.start, engine.name)
+            # A model that only continues text gives no answers: its header says so.
+            raw = not getattr(engine, "answers", True)
+            self._ui(answer.start, f"{engine.name} · raw continuation" if raw else engine.name)
             self._ui(self._set_phase, "answering")
             stopped = False
             try:
