@@ -13,10 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PARAGRAPH_BREAK = "\n\n"
-_WORD = re.compile(r"\w+(?:['’]\w+)*")
+# Scripts written without spaces between words (Han ideographs, Japanese kana, Thai, Lao,
+# Khmer, Myanmar, Tibetan): each character counts as one word, as word processors count them.
+# Elsewhere a word is a run of letters, digits or marks, apostrophes inside it included.
+_UNSPACED = (
+    "\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+)
+_SPACED_WORD = rf"[^\W{_UNSPACED}]+"
+_WORD = re.compile(rf"[{_UNSPACED}]|{_SPACED_WORD}(?:['’]{_SPACED_WORD})*")
 
 
 def count_words(text: str) -> int:
+    """Words in `text`, in any script (see `_WORD`): the unit of every word count shown."""
     return sum(1 for _ in _WORD.finditer(text))
 
 
@@ -82,6 +91,15 @@ class Book:
     sha256: str
     front_matter: list[Chapter] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What the loader measured of its input, to check fidelity against: words in the source
+    # documents before chapters were made (None: not measured), and what it left out on
+    # purpose, by kind, e.g. {"images": 3, "duplicates": 1, "running lines": 40}.
+    source_words: int | None = None
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def front_matter_words(self) -> int:
+        return sum(c.word_count for c in self.front_matter)
 
     @property
     def word_count(self) -> int:

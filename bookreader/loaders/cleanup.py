@@ -39,15 +39,23 @@ def normalize_newlines(text: str) -> str:
 
 
 _INVISIBLE = (_SOFT_HYPHEN, "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+# C0 and C1 control characters other than the whitespace ones: a font's private encoding
+# (PDF "\x01".."\x05") or stray bytes; no book means them as text.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def remove_controls(text: str) -> str:
+    """Control characters out; tabs, newlines and carriage returns stay."""
+    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
 
 
 def clean_inline(text: str) -> str:
-    """One paragraph on one line: soft hyphens and zero-width marks gone, every run of
-    whitespace (newlines and no-break spaces included) one space."""
+    """One paragraph on one line: control characters, soft hyphens and zero-width marks gone,
+    every run of whitespace (newlines and no-break spaces included) one space."""
     for mark in _INVISIBLE:
         if mark in text:  # `in` is a fast scan; str.translate on non-ASCII text is not
             text = text.replace(mark, "")
-    return " ".join(text.split())
+    return " ".join(remove_controls(text).split())
 
 
 def paragraphs_from_lines(lines: Iterable[str]) -> list[str]:
