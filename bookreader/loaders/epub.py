@@ -7,7 +7,7 @@ Chapters follow the table of contents' chapter level (the top level, descended w
 a single entry; see `chapter_level`). Each entry starts a chapter where it points: at its
 document's start, or at the anchor of its `#fragment`, so several entries pointing into one
 file split it and each piece is its own chapter's text. Text no entry starts continues the
-chapter before it. When fewer than half of the entries resolve to spine documents, chapters are
+chapter before it (front matter in between is set aside). When fewer than half of the entries resolve to spine documents, chapters are
 the spine's documents instead, each titled by its own first heading or `<title>`.
 
 Front matter (kept in `Book.front_matter`, never dropped): the nav document, non-linear
@@ -154,7 +154,7 @@ def _front_doc(doc: SpineDoc, parsed: HtmlDoc, package: Package) -> bool:
         return True
     if parsed.epub_types & FRONT_MATTER_TYPES and not parsed.inner_types & BODY_TYPES:
         return True
-    if package.landmarks.get(doc.path, "") in FRONT_LANDMARKS:
+    if FRONT_LANDMARKS.intersection(package.landmarks.get(doc.path, "").split()):
         return True
     return bool(_FRONT_FILE.search(posixpath.basename(doc.path)))
 
@@ -172,8 +172,9 @@ def _segments(package: Package, parsed: list[HtmlDoc], starts: dict[int, list]) 
         doc_starts = starts.get(number, [])
         first = doc_starts[0][0] if doc_starts else len(html.blocks)
         lead = html.blocks[:first]
-        if lead and starts and chapter_started and not front and not segments[-1].front:
-            segments[-1].blocks.extend(lead)  # a chapter that runs over several files
+        body = next((s for s in reversed(segments) if not s.front), None)
+        if lead and starts and chapter_started and not front and body is not None:
+            body.blocks.extend(lead)  # a chapter that runs over several files
         elif lead:
             limit = LEAD_FRONT_WORDS if starts else SHORT_EDGE_WORDS
             guessed = not front and not chapter_started and not _has_words(lead, limit)

@@ -3,7 +3,7 @@
 Block elements end a paragraph, `<br>` is a line break inside one, scripts, styles and the head
 are dropped, and so is navigation boilerplate (`<nav>`, epub:type toc/landmarks/page-list,
 role=navigation, Sphinx's related bars and sidebars). SVG contributes its `<text>` (each one a
-paragraph), MathML its `alttext` or else its tokens; `<object>` its fallback content. Element ids are remembered with the paragraph they start at, so that a table of
+paragraph), MathML its tokens (its `alttext` when it has none); `<object>` its fallback content. Element ids are remembered with the paragraph they start at, so that a table of
 contents entry `chapter.xhtml#ch3` can split a document in the middle.
 """
 
@@ -175,11 +175,9 @@ def is_navigation(el: etree._Element, tag: str) -> bool:
 
 
 def math_text(el: etree._Element) -> str:
-    """MathML as words: its `alttext` when the author wrote one, else its tokens."""
-    alt = el.get("alttext")
-    if alt and alt.strip():
-        return f" {alt} "
-    return " " + " ".join(t.strip() for t in el.itertext() if t.strip()) + " "
+    """MathML as words: its tokens as displayed, or its `alttext` when it displays none."""
+    tokens = " ".join(t.strip() for t in el.itertext() if t.strip())
+    return f" {tokens or el.get('alttext') or ''} "
 
 
 def _document_title(root: etree._Element) -> str | None:
