@@ -50,7 +50,7 @@ REFERENCE_WRONG: dict[str, str] = {}
 
 
 def _control_free(text: str) -> bool:
-    return not any(ord(ch) < 32 and ch not in "\n\t" or 0x7F <= ord(ch) < 0xA0 for ch in text)
+    return not any((ord(ch) < 32 and ch not in "\n\t") or 0x7F <= ord(ch) < 0xA0 for ch in text)
 
 
 def _looks_decoded_binary(text: str) -> bool:
