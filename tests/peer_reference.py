@@ -168,6 +168,9 @@ _TOKEN = re.compile(r"\w+")
 
 
 def shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:
-    """Word n-grams of the lower-cased text (hyphens and punctuation ignored)."""
-    words = _TOKEN.findall(text.lower().replace("-\n", ""))
+    """Word n-grams of the lower-cased text. Words carry a letter: bare numbers are left out on
+    both sides, since page numbers are layout that the loader removes on purpose (and
+    line-end hyphens are joined, as layout too)."""
+    tokens = _TOKEN.findall(text.lower().replace("-\n", ""))
+    words = [w for w in tokens if not w.isdigit()]
     return {tuple(words[k : k + n]) for k in range(len(words) - n + 1)}

@@ -4,10 +4,11 @@ reference extraction (tests/peer_reference.py):
 
 - nothing but the project's own errors, and no load over 60 s;
 - no control characters and no binary decoded as text, in text or titles;
-- EPUB: letters and digits of chapters plus front matter within 10% of the reference's, for
-  every book whose reference has at least 500 of them;
-- PDF: the book's word 8-gram shingles and poppler's agree both ways (what the reference has
-  is in the book, and what the book has is in the reference);
+- letters and digits of chapters plus front matter (PDF: and titles, where printed headings
+  go) within 10% of the reference's, for every book whose reference has at least 500 of them;
+- PDF: the book's word 8-gram shingles and poppler's agree to 90% both ways (what the
+  reference has is in the book, and what the book has is in the reference), except where
+  SHINGLES_UNFIT says why the reference cannot judge;
 - no two chapters with the same body;
 - refused (exit code 4) only when the reference has fewer than 200 words;
 - EPUB with a nav: the chapters follow its chapter level (the top level, descended while it
@@ -45,8 +46,15 @@ MIN_WORDS_TO_LOAD = 200
 MIN_SHINGLE_AGREEMENT = 0.90
 MIN_TOC_FOLLOWED = 0.90
 
-# Files where the reference itself is wrong, and why (file name -> reason).
-REFERENCE_WRONG: dict[str, str] = {}
+# Files where the reference cannot judge the shingle check, and why (file name -> reason).
+SHINGLES_UNFIT: dict[str, str] = {
+    "009-GeoTopo-komprimiert.pdf": (
+        "a formula-dense lecture script: poppler and PDFium order the pieces of formulas "
+        "(sub- and superscripts, big operators, aligned environments) differently, so raw "
+        "PDFium text, before any loader step, shares only 70% of poppler's 8-gram shingles; "
+        "its letters and digits are still checked (within 10%)"
+    ),
+}
 
 
 def _control_free(text: str) -> bool:
@@ -62,6 +70,11 @@ def _looks_decoded_binary(text: str) -> bool:
 
 def _all_text(book: Book) -> str:
     return "\n".join(c.text for c in [*book.front_matter, *book.chapters])
+
+
+def _titled_text(book: Book) -> str:
+    """Titles with their text: a PDF chapter's printed heading becomes its title."""
+    return "\n".join(f"{c.title}\n{c.text}" for c in [*book.front_matter, *book.chapters])
 
 
 @pytest.mark.skipif(not FILES, reason=f"peer corpora not found at {PEER}")
@@ -107,12 +120,16 @@ def _check_epub(path: Path, book: Book | None, error: BookreaderError | None) ->
     if book is None:
         return
     _check_common(book)
-    expected = letters(reference.text)
-    if expected >= MIN_LETTERS and path.name not in REFERENCE_WRONG:
-        got = letters(_all_text(book))
-        assert abs(got - expected) <= LETTER_TOLERANCE * expected, (got, expected)
+    _check_letters(_all_text(book), reference.text)
     if reference.toc_titles and not any("table of contents" in w for w in book.warnings):
         _check_toc(book, reference.toc_titles)
+
+
+def _check_letters(text: str, reference: str) -> None:
+    expected = letters(reference)
+    if expected >= MIN_LETTERS:
+        got = letters(text)
+        assert abs(got - expected) <= LETTER_TOLERANCE * expected, (got, expected)
 
 
 def _check_toc(book: Book, toc_titles: list[str]) -> None:
@@ -138,8 +155,9 @@ def _check_pdf(path: Path, book: Book | None, error: BookreaderError | None) -> 
     if book is None:
         return
     _check_common(book)
-    ours, theirs = shingles(_all_text(book)), shingles(reference)
-    if len(theirs) >= MIN_WORDS_TO_LOAD and path.name not in REFERENCE_WRONG:
+    _check_letters(_titled_text(book), reference)
+    ours, theirs = shingles(_titled_text(book)), shingles(reference)
+    if len(theirs) >= MIN_WORDS_TO_LOAD and path.name not in SHINGLES_UNFIT:
         found = len(ours & theirs)
         assert found >= MIN_SHINGLE_AGREEMENT * len(theirs), ("missing", found, len(theirs))
         assert found >= MIN_SHINGLE_AGREEMENT * len(ours), ("extra", found, len(ours))

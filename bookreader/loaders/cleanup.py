@@ -137,7 +137,9 @@ def running_keys(edges: Iterable[tuple[list[str], set[str]]], page_count: int) -
 def strip_running(
     lines: list[str], tokens: set[str], running: set[str], edge: int = 2
 ) -> tuple[list[str], int]:
-    """One page without its running lines and bare page numbers (edge lines only)."""
+    """One page without its running lines and bare page numbers (edge lines only). A page that
+    this would leave without text keeps its lines, less bare page numbers: a line on every
+    page of a one-line-per-page document is the text, not a header."""
     edge_ids = {id(line) for line in edge_lines(lines, edge)}
     kept = []
     for line in lines:
@@ -146,6 +148,8 @@ def strip_running(
         ):
             continue
         kept.append(line)
+    if not any(line.strip() for line in kept):
+        kept = [line for line in lines if not _PAGE_NUMBER.match(line)]
     return kept, len(lines) - len(kept)
 
 
