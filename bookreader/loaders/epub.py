@@ -119,7 +119,7 @@ def _starts(
     the table of contents could not be followed."""
     level = chapter_level(package.toc)
     paths = [doc.path for doc in package.spine]
-    resolved = resolve_toc(level, paths)
+    resolved = resolve_toc(level, paths, package.aliases)
     if not level:
         return {}, None
     if len(resolved) < MIN_RESOLVED * len(level):

@@ -70,6 +70,9 @@ class Package:
     landmarks: dict[str, str] = field(default_factory=dict)  # document path -> type
     nav_paths: set[str] = field(default_factory=set)
     skipped: Counter[str] = field(default_factory=Counter)
+    # A non-text item -> the text document that stands in for it (its manifest fallback), so
+    # that a TOC link to a spine image finds the text read in its place.
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,6 +280,11 @@ def read_package(zf: zipfile.ZipFile, name: str) -> Package:
         landmarks=landmarks,
         nav_paths={item.path for item in nav_items},
         skipped=skipped,
+        aliases={
+            item.path: text.path
+            for item in manifest.values()
+            if (text := _text_fallback(manifest, item)) is not None and text is not item
+        },
     )
 
 
@@ -354,9 +362,12 @@ def min_depth(toc: list[TocEntry]) -> int:
     return min((e.depth for e in toc), default=0)
 
 
-def resolve_toc(entries: list[TocEntry], spine_paths: list[str]) -> list[TocEntry]:
-    """Entries pointing at spine documents: by exact path, else by a file name that only one
-    spine document has (a link that lost its folder); the others are dropped."""
+def resolve_toc(
+    entries: list[TocEntry], spine_paths: list[str], aliases: dict[str, str] | None = None
+) -> list[TocEntry]:
+    """Entries pointing at spine documents: by exact path, through the text fallback of the
+    item they name, else by a file name that only one spine document has (a link that lost its
+    folder); the others are dropped."""
     exact = set(spine_paths)
     by_name: dict[str, list[str]] = {}
     for path in spine_paths:
@@ -365,6 +376,10 @@ def resolve_toc(entries: list[TocEntry], spine_paths: list[str]) -> list[TocEntr
     for entry in entries:
         if entry.path in exact:
             resolved.append(entry)
+            continue
+        if (aliases or {}).get(entry.path) in exact:
+            path = (aliases or {})[entry.path]
+            resolved.append(TocEntry(path, None, entry.title, entry.depth))
             continue
         matches = by_name.get(posixpath.basename(entry.path).lower(), [])
         if len(matches) == 1:
