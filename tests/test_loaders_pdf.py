@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loader_books import body_lines, encrypt, make_pdf, relabel
 from pypdf import PageObject, PdfReader
 
@@ -377,3 +379,25 @@ def test_thin_text_layer_is_refused_and_a_short_memo_is_not(tmp_path: Path) -> N
         load(make_pdf(tmp_path / "thin.pdf", stray))
     memo = load(make_pdf(tmp_path / "memo.pdf", [body_lines("Memo", 3)]))
     assert "Memo line 1" in memo.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pages=st.lists(
+        st.lists(
+            st.sampled_from(["Same line", "Other line", "12", "Chapter 3 Objects", "Fine words"]),
+            min_size=0,
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_running_line_removal_never_empties_a_page(pages: list[list[str]]) -> None:
+    cleaned, removed = remove_running_lines(pages)
+    assert removed == sum(map(len, pages)) - sum(map(len, cleaned))
+    for before, after in zip(pages, cleaned, strict=True):
+        words = [line for line in before if not line.strip().isdigit()]
+        if words:  # a page with any text keeps some of it
+            assert any(not line.strip().isdigit() for line in after)
+        assert all(line in before for line in after)  # lines are removed, never made up

@@ -148,7 +148,7 @@ def strip_running(
         ):
             continue
         kept.append(line)
-    if not any(line.strip() for line in kept):
+    if not any(line.strip() and not _PAGE_NUMBER.match(line) for line in kept):
         kept = [line for line in lines if not _PAGE_NUMBER.match(line)]
     return kept, len(lines) - len(kept)
 
