@@ -22,11 +22,14 @@ _UNSPACED = (
 )
 _SPACED_WORD = rf"[^\W{_UNSPACED}]+"
 _WORD = re.compile(rf"[{_UNSPACED}]|{_SPACED_WORD}(?:['’]{_SPACED_WORD})*")
+_ANY_UNSPACED = re.compile(rf"[{_UNSPACED}]")
+_PLAIN_WORD = re.compile(r"\w+(?:['’]\w+)*")  # the same words, in text without those scripts
 
 
 def count_words(text: str) -> int:
     """Words in `text`, in any script (see `_WORD`): the unit of every word count shown."""
-    return sum(1 for _ in _WORD.finditer(text))
+    pattern = _WORD if _ANY_UNSPACED.search(text) else _PLAIN_WORD
+    return len(pattern.findall(text))
 
 
 def split_paragraphs(text: str) -> list[str]:

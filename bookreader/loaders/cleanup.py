@@ -202,5 +202,5 @@ def vocabulary_of(texts: Iterable[str]) -> set[str]:
     joined here, so a hyphenated break never vouches for itself)."""
     words: set[str] = set()
     for text in texts:
-        words.update(w.lower() for w in _WORDS.findall(_HYPHENATED.sub(" ", text)))
+        words.update(_WORDS.findall(_HYPHENATED.sub(" ", text).lower()))
     return words

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bookreader.book import Book, Chapter, count_words
+from bookreader.book import Book, Chapter
 from bookreader.errors import EmptyBook
 from bookreader.loaders.cleanup import join_paragraphs
 from bookreader.loaders.epub_package import (
@@ -96,16 +96,10 @@ class Segment:
     guessed: bool = False  # front matter only by its length or title: may go back
 
     def has_words(self, limit: int) -> bool:
-        """At least `limit` words (counting stops there: most chapters answer at once)."""
-        total = 0
-        for block in self.blocks:
-            total += count_words(block.text)
-            if total >= limit:
-                return True
-        return False
+        return _has_words(self.blocks, limit)
 
     def words(self) -> int:
-        return sum(count_words(b.text) for b in self.blocks)
+        return sum(b.words for b in self.blocks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,31 +160,35 @@ def _doc_title(parsed: HtmlDoc) -> str | None:
 def _segments(package: Package, parsed: list[HtmlDoc], starts: dict[int, list]) -> list[Segment]:
     """Every block of every document, once, in reading order, cut into segments."""
     segments: list[Segment] = []
+    body: Segment | None = None  # the last segment that is not front matter
     chapter_started = False
     for number, (doc, html) in enumerate(zip(package.spine, parsed, strict=True)):
         front = _front_doc(doc, html, package)
         doc_starts = starts.get(number, [])
         first = doc_starts[0][0] if doc_starts else len(html.blocks)
         lead = html.blocks[:first]
-        body = next((s for s in reversed(segments) if not s.front), None)
+        new: list[Segment] = []
         if lead and starts and chapter_started and not front and body is not None:
             body.blocks.extend(lead)  # a chapter that runs over several files
         elif lead:
             limit = LEAD_FRONT_WORDS if starts else SHORT_EDGE_WORDS
             guessed = not front and not chapter_started and not _has_words(lead, limit)
-            segments.append(Segment(_doc_title(html), lead, doc, front, guessed))
+            new.append(Segment(_doc_title(html), lead, doc, front, guessed))
             chapter_started = chapter_started or (not starts and not front and not guessed)
         for k, (index, title) in enumerate(doc_starts):
             end = doc_starts[k + 1][0] if k + 1 < len(doc_starts) else len(html.blocks)
-            segments.append(Segment(title, html.blocks[index:end], doc, front))
+            new.append(Segment(title, html.blocks[index:end], doc, front))
             chapter_started = True
+        segments.extend(new)
+        body = next((s for s in reversed(new) if not s.front), body)
     return segments
 
 
 def _has_words(blocks: list[Block], limit: int) -> bool:
+    """At least `limit` words (counting stops there: most chapters answer at once)."""
     total = 0
     for block in blocks:
-        total += count_words(block.text)
+        total += block.words
         if total >= limit:
             return True
     return False

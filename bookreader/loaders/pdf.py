@@ -368,18 +368,18 @@ def _language(data: bytes) -> str | None:
     return text[:35] or None
 
 
-def _check_text_layer(pages: list[PageText], name: str) -> None:
-    """Refuse a PDF whose text layer is too thin to be a book: fewer than THIN_WORDS_PER_PAGE
-    words per page on average, with most pages (over half) holding fewer than TEXTLESS_WORDS
-    words. A scan with a few stray words (URLs, page numbers) is that; a short memo or a
-    slide deck, whose pages each carry some text, is not."""
-    words = [count_words(page.text) for page in pages]
-    total, textless = sum(words), sum(1 for n in words if n < TEXTLESS_WORDS)
+def _check_text_layer(page_words: list[int], name: str) -> None:
+    """Refuse a PDF whose text layer is too thin to be a book (`page_words`: each page's word
+    count): fewer than THIN_WORDS_PER_PAGE words per page on average, with most pages (over
+    half) holding fewer than TEXTLESS_WORDS words. A scan with a few stray words (URLs, page
+    numbers) is that; a short memo or a slide deck, whose pages each carry some text, is not."""
+    pages, total = len(page_words), sum(page_words)
+    textless = sum(1 for n in page_words if n < TEXTLESS_WORDS)
     if total == 0:
         raise NoTextLayer(f"{name}: no text layer: this PDF needs OCR")
-    if total < THIN_WORDS_PER_PAGE * len(pages) and 2 * textless > len(pages):
+    if total < THIN_WORDS_PER_PAGE * pages and 2 * textless > pages:
         raise NoTextLayer(
-            f"{name}: text layer too thin to be a book ({total} words on {len(pages)} pages, "
+            f"{name}: text layer too thin to be a book ({total} words on {pages} pages, "
             f"{textless} of them with fewer than {TEXTLESS_WORDS}): this PDF needs OCR"
         )
 
@@ -402,17 +402,20 @@ def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
         title, author = _title(document, pages, path)
     finally:
         document.close()
-    _check_text_layer(pages, name)
+    page_words = [count_words(page.text) for page in pages]
+    _check_text_layer(page_words, name)
     warnings_out = []
     if empty:
         warnings_out.append(f"{_pages_phrase(empty)} no text layer")
-    source_words = sum(count_words(page.text) for page in pages)
+    source_words = sum(page_words)
     removed = _strip_running_lines(pages)
     if removed:
         warnings_out.append(f"removed {removed} running header/footer and page-number lines")
-    vocabulary = vocabulary_of(page.text for page in pages)
-    for page in pages:
-        page.text = dehyphenate(page.text, vocabulary)
+    hyphenated = [page for page in pages if "-\n" in page.text]
+    if hyphenated:  # most pages of most books have none: skip the vocabulary then
+        vocabulary = vocabulary_of(page.text for page in pages)
+        for page in hyphenated:
+            page.text = dehyphenate(page.text, vocabulary)
 
     starts = _starts_from_outline(pages, outline)
     how = "outline"

@@ -81,6 +81,11 @@ _EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
 class Block:
     text: str
     heading: bool  # an <h1>..<h6> (or inside one)
+    words: int = -1  # count_words(text), counted once (-1: count it now)
+
+    def __post_init__(self) -> None:
+        if self.words < 0:
+            self.words = count_words(self.text)
 
 
 @dataclass
@@ -93,13 +98,19 @@ class HtmlDoc:
     title: str | None = None  # the document's <title>
 
     def words(self) -> int:
-        return sum(count_words(b.text) for b in self.blocks)
+        return sum(b.words for b in self.blocks)
+
+
+_LOCAL_NAMES: dict[str, str] = {}  # a book uses a few dozen tags, thousands of times each
 
 
 def _local(tag: object) -> str:
     if not isinstance(tag, str):
         return ""
-    return tag.rsplit("}", 1)[-1].lower()
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = _LOCAL_NAMES[tag] = tag.rsplit("}", 1)[-1].lower()
+    return name
 
 
 def parse_markup(content: bytes) -> etree._Element | None:
@@ -124,10 +135,15 @@ class _Collector:
         self.heading_depth = 0
 
     def flush(self) -> None:
-        # <br> breaks survive as single newlines inside the paragraph.
-        lines = (clean_inline(line) for line in "".join(self.pieces).split("\n"))
-        text = "\n".join(line for line in lines if line)
+        if not self.pieces:
+            return
+        joined = "".join(self.pieces)
         self.pieces = []
+        if "\n" in joined:  # <br> breaks survive as single newlines inside the paragraph
+            lines = (clean_inline(line) for line in joined.split("\n"))
+            text = "\n".join(line for line in lines if line)
+        else:
+            text = clean_inline(joined)
         if text:
             heading = self.heading_depth > 0
             self.doc.blocks.append(Block(text, heading))
@@ -137,23 +153,30 @@ class _Collector:
     def start(self, el: etree._Element, tag: str, collect: bool = True) -> None:
         if tag in BLOCK_TAGS:
             self.flush()  # first, so that an id on a block names the block it opens
-        element_id = el.get("id")
-        if element_id and element_id not in self.doc.anchors:
-            self.doc.anchors[element_id] = len(self.doc.blocks)
-        epub_type = el.get(_EPUB_TYPE) or el.get("epub:type")
-        # The document's role is on <body> or on the wrapper around its text; an epigraph or
-        # dedication nested inside a chapter, after its first paragraph, is no role.
-        wrapper = tag in ("section", "article", "div", "nav") and not self.doc.blocks
-        if epub_type:
-            self.doc.inner_types.update(epub_type.lower().split())
-        if epub_type and (tag == "body" or wrapper):
-            self.doc.epub_types.update(epub_type.lower().split())
+        if el.attrib:  # most elements carry none: skip the lookups
+            self.attributes(el, tag)
         if tag in HEADING_TAGS:
             self.heading_depth += 1
         if tag == "br":
             self.pieces.append("\n")
         if el.text and collect:
             self.pieces.append(el.text)
+
+    def attributes(self, el: etree._Element, tag: str) -> None:
+        """Anchors (element ids) and the document's epub:type roles."""
+        element_id = el.get("id")
+        if element_id and element_id not in self.doc.anchors:
+            self.doc.anchors[element_id] = len(self.doc.blocks)
+        epub_type = el.get(_EPUB_TYPE) or el.get("epub:type")
+        if not epub_type:
+            return
+        types = epub_type.lower().split()
+        self.doc.inner_types.update(types)
+        # The document's role is on <body> or on the wrapper around its text; an epigraph or
+        # dedication nested inside a chapter, after its first paragraph, is no role.
+        wrapper = tag in ("section", "article", "div", "nav") and not self.doc.blocks
+        if tag == "body" or wrapper:
+            self.doc.epub_types.update(types)
 
     def end(self, el: etree._Element, tag: str) -> None:
         if tag in BLOCK_TAGS:
@@ -166,6 +189,8 @@ def is_navigation(el: etree._Element, tag: str) -> bool:
     """Navigation boilerplate that is never book text (see NAVIGATION_*)."""
     if tag == "nav":
         return True
+    if not el.attrib:
+        return False
     epub_type = el.get(_EPUB_TYPE) or el.get("epub:type") or ""
     if NAVIGATION_TYPES.intersection(epub_type.lower().split()):
         return True
