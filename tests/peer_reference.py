@@ -27,6 +27,7 @@ class EpubReference:
     spine: list[str]  # the text documents' zip paths, in order
     toc_titles: list[str] = field(default_factory=list)  # the nav's chapter level, resolved
     # to documents with text
+    toc_entries: int = 0  # entries of the nav's chapter level, resolved or not
 
 
 def _local(el: etree._Element) -> str:
@@ -129,6 +130,7 @@ def _read_nav(reference: EpubReference, data: bytes, base: str, has_text: set[st
         if len(entries) != 1 or not nested:
             break
         level = nested[0]
+    reference.toc_entries = len(entries)
     by_name = {posixpath.basename(p).lower(): p for p in reference.spine}
     seen = set()
     for li in entries:

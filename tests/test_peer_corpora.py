@@ -121,7 +121,10 @@ def _check_epub(path: Path, book: Book | None, error: BookreaderError | None) ->
         return
     _check_common(book)
     _check_letters(_all_text(book), reference.text)
-    if reference.toc_titles and not any("table of contents" in w for w in book.warnings):
+    if any("table of contents does not match" in w for w in book.warnings):
+        # Giving up on the nav is for navs whose links mostly lead nowhere readable.
+        assert len(reference.toc_titles) < 0.5 * reference.toc_entries
+    elif reference.toc_titles:
         _check_toc(book, reference.toc_titles)
 
 
