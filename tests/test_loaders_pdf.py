@@ -1,11 +1,11 @@
 """PDF loading: outline chapters and page labels, heading and page-range fallbacks, running
-headers, NFKC, dehyphenation both ways, encryption, missing text layers, quiet pypdf, bounded
-object cache, and the corpus's real PDFs."""
+headers (never a page's only text, also on random pages), NFKC, dehyphenation both ways,
+PDFium's line-end hyphens and control characters, encryption, missing and thin text layers,
+and the corpus's real PDFs."""
 
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from loader_books import body_lines, encrypt, make_pdf, relabel
-from pypdf import PageObject, PdfReader
+from pypdf import PdfReader
 
 from bookreader.book import Book
 from bookreader.errors import CorruptBook, EncryptedBook, NoTextLayer
@@ -151,28 +151,6 @@ def test_truncated_and_fake_pdfs_are_corrupt(tmp_path: Path) -> None:
     fake.write_bytes(b"this is not a pdf at all\n" * 20)
     with pytest.raises(CorruptBook, match=r"fake\.pdf: not a PDF"):
         load(fake)
-
-
-def test_pypdf_noise_is_silenced_during_loading_only(caplog: pytest.LogCaptureFixture) -> None:
-    logger = logging.getLogger("pypdf._cmap")
-    with caplog.at_level(logging.WARNING), pdf_loader.quiet_pypdf():
-        logger.warning("fontTools is required to process embedded fonts")
-    assert not caplog.records
-    with caplog.at_level(logging.WARNING):
-        logger.warning("outside a load")
-    assert [r.getMessage() for r in caplog.records] == ["outside a load"]
-
-
-def test_text_comes_from_pdfium_not_pypdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> str:
-        raise AssertionError("pypdf text extraction was called")
-
-    monkeypatch.setattr(PageObject, "extract_text", refuse)
-    n = 30
-    path = make_pdf(tmp_path / "long.pdf", [body_lines(f"P{k}", 2) for k in range(n)])
-    book = load(path)
-    assert book.chapters[-1].page_span == ("21", "30")
-    assert all(f"P{k} line 1" in book.text for k in range(n))
 
 
 def test_pdfium_line_end_hyphen_and_controls() -> None:
@@ -346,21 +324,6 @@ def test_aes_encrypted_pdf(tmp_path: Path, user_password: str) -> None:
             load(path)
     else:  # owner password only: opens with the empty user password
         assert "Aes line 1" in load(path).text
-
-
-def test_aes_opens_even_where_pypdf_cannot_decrypt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pypdf.errors import DependencyError
-
-    path = encrypt(make_pdf(tmp_path / "needs.pdf", [body_lines("X")]), user_password="")
-
-    def missing(self: PdfReader, password: str) -> int:
-        raise DependencyError("cryptography is required for AES algorithm")
-
-    monkeypatch.setattr(PdfReader, "decrypt", missing)
-    book = load(path)  # PDFium decrypts; only the optional /Lang lookup needs pypdf
-    assert "X line 1" in book.text and book.language is None
 
 
 def test_keyword_heading_with_title_on_the_next_line(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """PDF books, read page by page with PDFium (pypdfium2): 14-24x faster than pypdf's text
 extraction, and it keeps the spaces between words that pypdf loses on some fonts. PDFium also
-gives the page labels, the outline and the metadata; pypdf only the catalog's /Lang.
+gives the page labels, the outline, the metadata and the catalog's language.
 
 Each page's text is extracted once and only its text is kept: the page is closed right away,
 so memory grows with the book's text, not with its page objects. Then, over the whole book:
@@ -18,18 +18,13 @@ pages without text are named in a warning.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
+import ctypes
 import re
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
-from pypdf import PdfReader
 
 from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, PageMark, count_words
 from bookreader.errors import CorruptBook, EncryptedBook, NoTextLayer
@@ -52,21 +47,6 @@ TEXTLESS_WORDS = 5  # most pages below this: too thin to be a book (see _check_t
 _SUBSECTION = re.compile(r"^\d{1,2}(?:\.\d{1,2}){1,3}\.?\s+[A-Z][^.!?]{0,80}$")
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
 _JUNK_TITLES = re.compile(r"^(untitled|microsoft word|.*\.(?:tex|dvi|docx?|pdf))", re.IGNORECASE)
-
-
-@contextlib.contextmanager
-def quiet_pypdf() -> Iterator[None]:
-    """pypdf logs "fontTools is required ..." and similar notes for every odd font or object;
-    they say nothing a reader can act on, so silence them for the duration of a load only."""
-    logger = logging.getLogger("pypdf")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
 
 
 @dataclass
@@ -353,18 +333,18 @@ def _strip_running_lines(pages: list[PageText]) -> int:
     return removed
 
 
-def _language(data: bytes) -> str | None:
-    """The document catalog's /Lang (e.g. "en-US"), when the producer set one (read with
-    pypdf: PDFium does not expose it)."""
+def _language(document: pdfium.PdfDocument) -> str | None:
+    """The document catalog's /Lang (e.g. "en-US"), when the producer set one."""
     try:
-        with quiet_pypdf():
-            reader = PdfReader(io.BytesIO(data), strict=False)
-            if reader.is_encrypted:
-                reader.decrypt("")
-            value = reader.trailer["/Root"].get("/Lang")
-    except Exception:  # damaged, or encrypted beyond pypdf: the language is simply unknown
+        size = pdfium_c.FPDFCatalog_GetLanguage(document.raw, None, 0)  # bytes, UTF-16LE + NUL
+        if size <= 2:
+            return None
+        buffer = (ctypes.c_ushort * (size // 2))()
+        pdfium_c.FPDFCatalog_GetLanguage(document.raw, buffer, size)
+        value = bytes(buffer).decode("utf-16-le", "replace")
+    except Exception:  # a damaged catalog: the language is simply unknown
         return None
-    text = clean_inline(remove_controls(str(value or "")))
+    text = clean_inline(remove_controls(value))
     return text[:35] or None
 
 
@@ -400,6 +380,7 @@ def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
         pages, empty = _extract_pages(document, count, labels)
         outline = _outline_starts(document)
         title, author = _title(document, pages, path)
+        language = _language(document)
     finally:
         document.close()
     page_words = [count_words(page.text) for page in pages]
@@ -432,7 +413,7 @@ def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
         path=path,
         title=title,
         author=author,
-        language=_language(data),
+        language=language,
         format="pdf",
         chapters=chapters,
         sha256=sha256,
