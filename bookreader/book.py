@@ -13,23 +13,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PARAGRAPH_BREAK = "\n\n"
-# Scripts written without spaces between words (Han ideographs, Japanese kana, Thai, Lao,
-# Khmer, Myanmar, Tibetan): each character counts as one word, as word processors count them.
-# Elsewhere a word is a run of letters, digits or marks, apostrophes inside it included.
+# Words are what word processors count: whitespace-separated tokens that hold a letter or a
+# digit ("don't", "well-known" and "end.—Then" are one word each; a lone "—" is none). In scripts
+# written without spaces between words (Han ideographs, Japanese kana, Thai, Lao, Khmer,
+# Myanmar, Tibetan) each character counts as one word.
 _UNSPACED = (
     "\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
     "\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
 )
-_SPACED_WORD = rf"[^\W{_UNSPACED}]+"
-_WORD = re.compile(rf"[{_UNSPACED}]|{_SPACED_WORD}(?:['’]{_SPACED_WORD})*")
-_ANY_UNSPACED = re.compile(rf"[{_UNSPACED}]")
-_PLAIN_WORD = re.compile(r"\w+(?:['’]\w+)*")  # the same words, in text without those scripts
+_ANY_UNSPACED = re.compile(f"[{_UNSPACED}]")
+_UNSPACED_PIECES = re.compile(rf"[{_UNSPACED}]|[^\s{_UNSPACED}]+")
+
+
+def _is_word(token: str) -> bool:
+    return token[0].isalnum() or token[-1].isalnum() or any(c.isalnum() for c in token)
 
 
 def count_words(text: str) -> int:
-    """Words in `text`, in any script (see `_WORD`): the unit of every word count shown."""
-    pattern = _WORD if _ANY_UNSPACED.search(text) else _PLAIN_WORD
-    return len(pattern.findall(text))
+    """Words in `text`, in any script (see above): the unit of every word count shown."""
+    if _ANY_UNSPACED.search(text):
+        return sum(1 for piece in _UNSPACED_PIECES.findall(text) if _is_word(piece))
+    return sum(1 for token in text.split() if _is_word(token))
 
 
 def split_paragraphs(text: str) -> list[str]:

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 
 from bookreader.book import PARAGRAPH_BREAK
 
-_SOFT_HYPHEN = "\u00ad"
-
 # Project Gutenberg markers: "*** START OF THE PROJECT GUTENBERG EBOOK X ***", the older
 # "*** START OF THIS PROJECT GUTENBERG EBOOK X ***" and "*END*THE SMALL PRINT!" variants.
 _PG_START = re.compile(
@@ -38,10 +36,13 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-_INVISIBLE = (_SOFT_HYPHEN, "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
 # C0 and C1 control characters other than the whitespace ones: a font's private encoding
 # (PDF "\x01".."\x05") or stray bytes; no book means them as text.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+# Those, soft hyphens and zero-width marks: removed from inline text in one pass.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\u00ad\u200b-\u200d\u2060\ufeff]"
+)
 
 
 def remove_controls(text: str) -> str:
@@ -52,10 +53,9 @@ def remove_controls(text: str) -> str:
 def clean_inline(text: str) -> str:
     """One paragraph on one line: control characters, soft hyphens and zero-width marks gone,
     every run of whitespace (newlines and no-break spaces included) one space."""
-    for mark in _INVISIBLE:
-        if mark in text:  # `in` is a fast scan; str.translate on non-ASCII text is not
-            text = text.replace(mark, "")
-    return " ".join(remove_controls(text).split())
+    if _INVISIBLE.search(text):
+        text = _INVISIBLE.sub("", text)
+    return " ".join(text.split())
 
 
 def paragraphs_from_lines(lines: Iterable[str]) -> list[str]:
