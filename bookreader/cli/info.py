@@ -110,7 +110,8 @@ def _render(info: dict[str, Any], console: Console) -> None:
         table.add_row(*row)
     console.print(table)
     if info["front_matter"]:
-        console.print("Front matter: " + "; ".join(info["front_matter"]), markup=False)
+        words = f"{info['front_matter_words']:,} words"
+        console.print(f"Front matter ({words}): " + "; ".join(info["front_matter"]), markup=False)
     if info["skipped"]:
         skipped = ", ".join(f"{n:,} {kind}" for kind, n in sorted(info["skipped"].items()))
         console.print(f"Skipped: {skipped}", markup=False, highlight=False)

@@ -275,8 +275,8 @@ def _title_of(segment: Segment, number: int) -> str:
 
 
 def _chapters(segments: list[Segment], front: bool) -> list[Chapter]:
-    """Chapters in order; a body identical to the chapter before it joins that chapter (two
-    documents with the same text are both kept, as one chapter)."""
+    """Chapters in order. A body identical to an earlier chapter's is joined to the chapter
+    before it: both documents' text is kept, and no two chapters share a body."""
     chapters: list[Chapter] = []
     seen: set[str] = set()
     for segment in segments:
@@ -312,18 +312,13 @@ def load_epub(path: Path, data: bytes, sha256: str) -> Book:
     check_drm(zf, name)
     package = read_package(zf, name)
     images = package.skipped.get("images", 0)
+    image_only = f"{name}: the EPUB's pages are {images} images: no text to read (needs OCR)"
     if not package.spine:
-        if images:
-            raise EmptyBook(
-                f"{name}: the EPUB's pages are {images} images: no text to read (needs OCR)"
-            )
-        raise EmptyBook(f"{name}: the EPUB spine lists no readable documents")
+        raise EmptyBook(image_only if images else f"{name}: the EPUB spine lists no documents")
     parsed = [html_to_doc(doc.content) for doc in package.spine]
     source_words = sum(doc.words() for doc in parsed)
     if not source_words and images:
-        raise EmptyBook(
-            f"{name}: the EPUB's pages are {images} images: no text to read (needs OCR)"
-        )
+        raise EmptyBook(image_only)
     warnings_out: list[str] = []
     starts, toc_warning = _starts(package, parsed)
     if toc_warning:
