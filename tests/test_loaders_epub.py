@@ -331,7 +331,7 @@ def test_image_only_epub_is_refused_saying_so(tmp_path: Path) -> None:
         '<item id="b" href="b.jpg" media-type="image/jpeg"/>',
         extra_spine='<itemref idref="a"/><itemref idref="b"/>',
     )
-    with pytest.raises(EmptyBook, match=r"pics\.epub: the EPUB's pages are 2 images"):
+    with pytest.raises(EmptyBook, match=r"pics\.epub: the EPUB's pages hold only images \(2\)"):
         load(path)
 
 

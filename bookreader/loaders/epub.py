@@ -311,14 +311,17 @@ def load_epub(path: Path, data: bytes, sha256: str) -> Book:
     zf = open_zip(data, name)
     check_drm(zf, name)
     package = read_package(zf, name)
-    images = package.skipped.get("images", 0)
-    image_only = f"{name}: the EPUB's pages are {images} images: no text to read (needs OCR)"
-    if not package.spine:
-        raise EmptyBook(image_only if images else f"{name}: the EPUB spine lists no documents")
+    if not package.spine and not package.skipped.get("images"):
+        raise EmptyBook(f"{name}: the EPUB spine lists no documents")
     parsed = [html_to_doc(doc.content) for doc in package.spine]
     source_words = sum(doc.words() for doc in parsed)
-    if not source_words and images:
-        raise EmptyBook(image_only)
+    images = package.skipped.get("images", 0) + sum(doc.images for doc in parsed)
+    if not source_words:
+        raise EmptyBook(
+            f"{name}: the EPUB's pages hold only images ({images}): no text to read (needs OCR)"
+            if images
+            else f"{name}: no readable text in the EPUB"
+        )
     warnings_out: list[str] = []
     starts, toc_warning = _starts(package, parsed)
     if toc_warning:

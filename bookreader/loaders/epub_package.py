@@ -227,8 +227,8 @@ def _spine(
             kind = "images" if listed.media_type.startswith("image/") else "other media"
             skipped[kind] += 1
             continue
-        if item.path in seen:
-            skipped["duplicates"] += 1
+        if item.path in seen:  # an image whose stand-in text was read already is an image
+            skipped["images" if listed.media_type.startswith("image/") else "duplicates"] += 1
             continue
         seen.add(item.path)
         content = _member(zf, item.path)

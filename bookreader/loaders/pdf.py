@@ -359,9 +359,14 @@ def _check_text_layer(page_words: list[int], name: str) -> None:
         raise NoTextLayer(f"{name}: no text layer: this PDF needs OCR")
     if total < THIN_WORDS_PER_PAGE * pages and 2 * textless > pages:
         raise NoTextLayer(
-            f"{name}: text layer too thin to be a book ({total} words on {pages} pages, "
-            f"{textless} of them with fewer than {TEXTLESS_WORDS}): this PDF needs OCR"
+            f"{name}: text layer too thin to be a book ({_count(total, 'word')} on "
+            f"{_count(pages, 'page')}, {textless} with fewer than {TEXTLESS_WORDS} words): "
+            "this PDF needs OCR"
         )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _pages_phrase(numbers: list[int]) -> str:

@@ -96,6 +96,7 @@ class HtmlDoc:
     epub_types: set[str] = field(default_factory=set)  # epub:type values on body/sections
     inner_types: set[str] = field(default_factory=set)  # epub:type values anywhere
     title: str | None = None  # the document's <title>
+    images: int = 0  # <img> and SVG <image> elements: pictures, which add no text
 
     def words(self) -> int:
         return sum(b.words for b in self.blocks)
@@ -157,6 +158,8 @@ class _Collector:
             self.attributes(el, tag)
         if tag in HEADING_TAGS:
             self.heading_depth += 1
+        elif tag in ("img", "image"):
+            self.doc.images += 1
         if tag == "br":
             self.pieces.append("\n")
         if el.text and collect:
