@@ -134,9 +134,7 @@ def _block_of(entry: TocEntry, parsed: HtmlDoc) -> int:
     """The block an entry points at; its document's start when the anchor is missing, or when
     nothing but empty markup comes before the anchor."""
     block = parsed.anchors.get(entry.fragment, 0) if entry.fragment else 0
-    if not any(b.text.strip() for b in parsed.blocks[:block]):
-        return 0
-    return block
+    return 0 if block <= parsed.first_text_block() else block
 
 
 # ---------------------------------------------------------------------------------------------

@@ -101,6 +101,10 @@ class HtmlDoc:
     def words(self) -> int:
         return sum(b.words for b in self.blocks)
 
+    def first_text_block(self) -> int:
+        """Index of the first block with text (len(blocks) when none has)."""
+        return next((k for k, b in enumerate(self.blocks) if b.text.strip()), len(self.blocks))
+
 
 _LOCAL_NAMES: dict[str, str] = {}  # a book uses a few dozen tags, thousands of times each
 
