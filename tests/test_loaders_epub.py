@@ -380,3 +380,29 @@ def test_anchor_split_gives_each_piece_once(tmp_path: Path) -> None:
     book = load(make_epub(tmp_path / "m.epub", [("manual.xhtml", doc)], nav_entries=entries))
     assert [c.title for c in book.chapters] == [f"Part {k}" for k in range(1, 6)]
     assert [c.text for c in book.chapters] == [f"Body of part {k} only." for k in range(1, 6)]
+
+
+def test_ncx_is_followed_when_the_nav_links_lead_nowhere(tmp_path: Path) -> None:
+    docs = [(f"ch{k}.xhtml", xhtml(f"Heading {k}", chapter_paragraphs(f"T{k}"))) for k in (1, 2, 3)]
+    book = load(
+        make_epub(
+            tmp_path / "both.epub",
+            docs,
+            nav_entries=[(f"gone{k}.xhtml", f"Nav {k}") for k in (1, 2, 3)],
+            ncx_entries=[(f"ch{k}.xhtml", f"Ncx {k}") for k in (1, 2, 3)],
+        )
+    )
+    assert [c.title for c in book.chapters] == ["Ncx 1", "Ncx 2", "Ncx 3"]
+    assert not any("table of contents" in w for w in book.warnings)
+
+
+def test_links_without_their_folder_resolve_by_file_name(tmp_path: Path) -> None:
+    docs = [
+        (f"text/ch{k}.xhtml", xhtml(f"Heading {k}", chapter_paragraphs(f"T{k}"))) for k in (1, 2)
+    ]
+    book = load(
+        make_epub(
+            tmp_path / "flat.epub", docs, ncx_entries=[(f"ch{k}.xhtml", f"Ncx {k}") for k in (1, 2)]
+        )
+    )
+    assert [c.title for c in book.chapters] == ["Ncx 1", "Ncx 2"]

@@ -3,7 +3,7 @@
 The package (rendition, spine, table of contents, landmarks) comes from `epub_package`; each
 document's paragraphs from `xhtml`.
 
-Chapters follow the table of contents' chapter level (the top level, descended while it holds
+Chapters follow the table of contents' (the nav's, else the NCX's) chapter level (the top level, descended while it holds
 a single entry; see `chapter_level`). Each entry starts a chapter where it points: at its
 document's start, or at the anchor of its `#fragment`, so several entries pointing into one
 file split it and each piece is its own chapter's text. Text no entry starts continues the
@@ -109,25 +109,33 @@ class Segment:
 def _starts(
     package: Package, parsed: list[HtmlDoc]
 ) -> tuple[dict[int, list[tuple[int, str]]], str | None]:
-    """Per spine document, the (block index, title) where chapters start; and a warning when
-    the table of contents could not be followed."""
-    level = chapter_level(package.toc)
+    """Per spine document, the (block index, title) where chapters start, from the first table
+    of contents (nav, then NCX) whose chapter level mostly resolves; and a warning when none
+    could be followed."""
     paths = [doc.path for doc in package.spine]
-    resolved = resolve_toc(level, paths, package.aliases)
-    if not level:
-        return {}, None
-    if len(resolved) < MIN_RESOLVED * len(level):
-        return {}, (
+    warning = None
+    for toc in package.tocs:
+        level = chapter_level(toc)
+        resolved = resolve_toc(level, paths, package.aliases)
+        if len(resolved) >= MIN_RESOLVED * len(level):
+            return _positions(resolved, paths, parsed), None
+        warning = warning or (
             f"the table of contents does not match the documents ({len(resolved)} of "
             f"{len(level)} entries found): chapters follow the spine"
         )
+    return {}, warning
+
+
+def _positions(
+    resolved: list[TocEntry], paths: list[str], parsed: list[HtmlDoc]
+) -> dict[int, list[tuple[int, str]]]:
     index_of = {path: k for k, path in enumerate(paths)}
     starts: dict[int, dict[int, str]] = {}
     for entry in resolved:
         doc = index_of[entry.path]
         block = _block_of(entry, parsed[doc])
         starts.setdefault(doc, {}).setdefault(block, entry.title)
-    return {doc: sorted(blocks.items()) for doc, blocks in starts.items()}, None
+    return {doc: sorted(blocks.items()) for doc, blocks in starts.items()}
 
 
 def _block_of(entry: TocEntry, parsed: HtmlDoc) -> int:

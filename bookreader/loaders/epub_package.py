@@ -6,9 +6,9 @@
   replaced by the first text item of its manifest `fallback` chain; images and other media add
   no text and are counted in `Package.skipped`, as are documents listed twice and documents
   missing from the zip. Manifest hrefs carrying a `#fragment` are tolerated.
-- The table of contents: the nav document's `epub:type="toc"` list, else the NCX. Its links are
-  resolved against the spine, then by file name within the package (generators that forget a
-  folder prefix); `resolve_toc` reports how many resolved.
+- The tables of contents: the nav document's `epub:type="toc"` list, and the NCX. Their links
+  are resolved against the spine, through manifest fallbacks, then by file name within the
+  package (generators that forget a folder prefix) by `resolve_toc`.
 - Landmarks (nav `epub:type="landmarks"` and the EPUB 2 guide) name cover, title and contents
   pages.
 
@@ -66,7 +66,7 @@ class Package:
     author: str | None
     language: str | None
     spine: list[SpineDoc]
-    toc: list[TocEntry]
+    tocs: list[list[TocEntry]]  # the nav document's toc, then the NCX's: those that have entries
     landmarks: dict[str, str] = field(default_factory=dict)  # document path -> type
     nav_paths: set[str] = field(default_factory=set)
     skipped: Counter[str] = field(default_factory=Counter)
@@ -254,19 +254,18 @@ def read_package(zf: zipfile.ZipFile, name: str) -> Package:
     spine, skipped = _spine(zf, root, manifest)
     nav_items = [item for item in manifest.values() if "nav" in item.properties]
     ncx_items = [i for i in manifest.values() if i.media_type == "application/x-dtbncx+xml"]
-    toc: list[TocEntry] = []
+    tocs: list[list[TocEntry]] = []
     landmarks: dict[str, str] = {}
     for item in nav_items:
         content = _member(zf, item.path)
         nav_root = parse_markup(content) if content else None
         if nav_root is not None:
-            toc = toc or _nav_entries(nav_root, item.path, "toc")
+            tocs.append(_nav_entries(nav_root, item.path, "toc"))
             for entry in _nav_entries(nav_root, item.path, "landmarks"):
                 if entry.fragment is None:  # a landmark at an anchor names a part of a file
                     landmarks.setdefault(entry.path, entry.title)
     for item in ncx_items:
-        if not toc:
-            toc = _ncx_entries(_member(zf, item.path) or b"", item.path)
+        tocs.append(_ncx_entries(_member(zf, item.path) or b"", item.path))
     for ref in _by_local_name(root, "reference"):
         path, fragment = resolve_href(opf_dir, ref.get("href") or "")
         if fragment is None:
@@ -276,7 +275,7 @@ def read_package(zf: zipfile.ZipFile, name: str) -> Package:
         author=_dc(root, "creator"),
         language=_dc(root, "language"),
         spine=spine,
-        toc=toc,
+        tocs=[toc for toc in tocs if toc],
         landmarks=landmarks,
         nav_paths={item.path for item in nav_items},
         skipped=skipped,
