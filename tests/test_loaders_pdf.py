@@ -364,3 +364,13 @@ def test_running_line_removal_never_empties_a_page(pages: list[list[str]]) -> No
         if words:  # a page with any text keeps some of it
             assert any(not line.strip().isdigit() for line in after)
         assert all(line in before for line in after)  # lines are removed, never made up
+
+
+def test_front_matter_never_outweighs_the_chapters(tmp_path: Path) -> None:
+    pages = [body_lines(f"Early{k}") for k in range(4)] + [body_lines("A"), body_lines("B")]
+    outline = [("Appendix A", 4), ("Appendix B", 5)]
+    book = load(make_pdf(tmp_path / "late.pdf", pages, outline=outline))
+    assert book.front_matter == []
+    assert [c.title for c in book.chapters] == ["Pages 1-4", "Appendix A", "Appendix B"]
+    assert [c.index for c in book.chapters] == [0, 1, 2]
+    assert "Early0 line 1" in book.chapters[0].text and "B line 1" in book.chapters[2].text

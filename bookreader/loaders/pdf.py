@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -432,17 +432,23 @@ def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
 def _assemble(
     pages: list[PageText], starts: list[_Start], how: str
 ) -> tuple[list[Chapter], list[Chapter]]:
-    front: list[Chapter] = []
-    first = starts[0]
-    if how != "pages" and (first.page, first.line) > (0, 0):
-        lead = _slice(pages, _Start(0, 0, "Front matter"), first)
-        chapter = _build_chapter(0, "Front matter", lead, front=True)
-        if chapter.text:
-            front.append(chapter)
-    chapters = []
+    """Chapters from `starts`; the pages before the first one are front matter, unless they
+    outweigh the chapters (an outline that starts late): then they are the first chapter."""
+    chapters: list[Chapter] = []
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else None
         chapter = _build_chapter(len(chapters), start.title, _slice(pages, start, end), front=False)
         if chapter.text:
             chapters.append(chapter)
-    return chapters, front
+    first = starts[0]
+    if how == "pages" or (first.page, first.line) == (0, 0):
+        return chapters, []
+    lead = _build_chapter(0, "Front matter", _slice(pages, _Start(0, 0, ""), first), front=True)
+    if not lead.text:
+        return chapters, []
+    if lead.word_count <= sum(c.word_count for c in chapters):
+        return chapters, [lead]
+    span = lead.page_span or ("1", "1")
+    title = f"Pages {span[0]}-{span[1]}" if span[0] != span[1] else f"Page {span[0]}"
+    opening = replace(lead, title=title, front_matter=False)
+    return [opening, *(replace(c, index=c.index + 1) for c in chapters)], []
