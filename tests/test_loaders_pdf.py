@@ -21,6 +21,7 @@ from bookreader.errors import CorruptBook, EncryptedBook, NoTextLayer
 from bookreader.loaders import load
 from bookreader.loaders import pdf as pdf_loader
 from bookreader.loaders.cleanup import dehyphenate, nfkc, remove_running_lines, vocabulary_of
+from bookreader.loaders.pdf_document import page_text
 
 
 def test_outline_gives_chapters_with_page_labels(tmp_path: Path) -> None:
@@ -155,7 +156,7 @@ def test_truncated_and_fake_pdfs_are_corrupt(tmp_path: Path) -> None:
 
 def test_pdfium_line_end_hyphen_and_controls() -> None:
     raw = "exam\ufffeple of it\r\nQED \x04\x08\r\nnext"
-    assert pdf_loader.page_text(raw) == "exam-\nple of it\nQED \nnext"
+    assert page_text(raw) == "exam-\nple of it\nQED \nnext"
 
 
 def test_running_line_on_every_page_is_kept_when_it_is_all_the_page_has(

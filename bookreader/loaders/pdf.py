@@ -1,154 +1,54 @@
-"""PDF books, read page by page with PDFium (pypdfium2): 14-24x faster than pypdf's text
-extraction, and it keeps the spaces between words that pypdf loses on some fonts. PDFium also
-gives the page labels, the outline, the metadata and the catalog's language.
+"""PDF books: the pages' text (from `pdf_document`, PDFium) made into chapters.
 
-Each page's text is extracted once and only its text is kept: the page is closed right away,
-so memory grows with the book's text, not with its page objects. Then, over the whole book:
-NFKC (ligatures such as "ﬁ"), no control characters, removal of running headers, footers and
-page numbers (never a page's last lines), conservative dehyphenation ("exam-\\nple" ->
-"example" only if "example" occurs elsewhere).
+Over the whole book: removal of running headers, footers and page numbers (never a page's only
+text), conservative dehyphenation ("exam-\\nple" -> "example" only if "example" occurs
+elsewhere).
 
 Chapters: the outline's top level (one level down when the top holds a single entry), else
 numbered or named headings found in the text ("1 Introduction", "References"), else fixed
 ranges of `PAGES_PER_CHUNK` pages. Every chapter carries `PageMark`s with the printed page
-labels. Encrypted files are tried with the empty password. A file with no text on any page,
-or with a text layer too thin to be a book (see `_check_text_layer`), raises NoTextLayer;
-pages without text are named in a warning.
+labels. A file with no text on any page, or with a text layer too thin to be a book (see
+`_check_text_layer`), raises NoTextLayer; pages without text are named in a warning.
 """
 
 from __future__ import annotations
 
-import ctypes
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import pypdfium2 as pdfium
-import pypdfium2.raw as pdfium_c
-
 from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, PageMark, count_words
-from bookreader.errors import CorruptBook, EncryptedBook, NoTextLayer
+from bookreader.errors import CorruptBook, NoTextLayer
 from bookreader.loaders.cleanup import (
     clean_inline,
     dehyphenate,
     edge_lines,
-    nfkc,
     page_tokens,
-    remove_controls,
     running_keys,
     strip_running,
     vocabulary_of,
 )
 from bookreader.loaders.headings import find_sections
+from bookreader.loaders.pdf_document import (
+    PageText,
+    document_language,
+    document_title,
+    extract_pages,
+    open_document,
+    outline_starts,
+    page_labels,
+)
 
 PAGES_PER_CHUNK = 10
 THIN_WORDS_PER_PAGE = 20  # below this on average, and
 TEXTLESS_WORDS = 5  # most pages below this: too thin to be a book (see _check_text_layer)
 _SUBSECTION = re.compile(r"^\d{1,2}(?:\.\d{1,2}){1,3}\.?\s+[A-Z][^.!?]{0,80}$")
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
-_JUNK_TITLES = re.compile(r"^(untitled|microsoft word|.*\.(?:tex|dvi|docx?|pdf))", re.IGNORECASE)
-
-
-@dataclass
-class PageText:
-    number: int  # 1-based physical page
-    label: str
-    text: str  # one string per page: far fewer objects than a list of lines
-
-    @property
-    def lines(self) -> list[str]:
-        return self.text.split("\n")
-
-
-def _open(data: bytes, name: str) -> pdfium.PdfDocument:
-    """PDFium opens the file; an owner-password-only file opens with the empty password."""
-    try:
-        return pdfium.PdfDocument(data, password="")
-    except pdfium.PdfiumError as error:
-        if getattr(error, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
-            raise EncryptedBook(f"{name}: the PDF is password-protected") from None
-        if getattr(error, "err_code", None) == pdfium_c.FPDF_ERR_SECURITY:
-            raise EncryptedBook(f"{name}: the PDF uses an unsupported encryption") from None
-        found = re.search(r"\((.*)\)", str(error))
-        detail = found.group(1) if found else str(error)
-        raise CorruptBook(f"{name}: damaged or truncated PDF ({detail})") from None
-
-
-def _labels(document: pdfium.PdfDocument, count: int) -> list[str]:
-    """Printed page labels ("iv", "12"), physical numbers where the PDF defines none."""
-    labels = []
-    for index in range(count):
-        try:
-            label = clean_inline(document.get_page_label(index) or "")
-        except pdfium.PdfiumError:
-            label = ""
-        labels.append(label or str(index + 1))
-    return labels
-
-
-def page_text(raw: str) -> str:
-    """PDFium's page text as lines: CRLF to newlines, its end-of-line hyphen mark (U+FFFE) to
-    a hyphen and a line break (the dehyphenator decides later), NFKC, no control characters."""
-    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "-\n")
-    return remove_controls(nfkc(text).replace("\u00ad", ""))
-
-
-def _extract_pages(
-    document: pdfium.PdfDocument, count: int, labels: list[str]
-) -> tuple[list[PageText], list[int]]:
-    """Text of every page (extracted once, each page closed at once), and the pages that had
-    none."""
-    pages: list[PageText] = []
-    empty: list[int] = []
-    for index in range(count):
-        try:
-            page = document[index]
-            textpage = page.get_textpage()
-            raw = textpage.get_text_range()
-            textpage.close()
-            page.close()
-        except pdfium.PdfiumError:
-            raw = ""
-        text = page_text(raw)
-        if not text.strip():
-            empty.append(index + 1)
-        pages.append(PageText(index + 1, labels[index], text))
-    return pages, empty
-
-
-def _flat_outline(document: pdfium.PdfDocument) -> list[tuple[int, str, int | None, bool]]:
-    """(depth, title, 0-based page, has children) of every outline entry, in order."""
-    flat = []
-    for bookmark in document.get_toc(max_depth=4):
-        destination = bookmark.get_dest()
-        page = destination.get_index() if destination is not None else None
-        title = nfkc(clean_inline(bookmark.get_title() or ""))
-        flat.append((bookmark.level, title, page, bookmark.get_count() != 0))
-    return flat
-
-
-def _outline_starts(document: pdfium.PdfDocument) -> list[tuple[int, str]]:
-    """(0-based page, title) of the outline level that makes chapters: the top level, or,
-    while a level holds fewer than 3 entries (a book title, two parts), the level below it
-    (with the shallower entries that have no children)."""
-    try:
-        flat = _flat_outline(document)
-    except Exception:  # a damaged outline is no reason to refuse the book
-        return []
-    level: list[tuple[int, str, int | None, bool]] = []
-    for chosen in range(3):
-        level = [e for e in flat if e[0] == chosen or (e[0] < chosen and not e[3])]
-        if len(level) >= 3 or not any(e[0] > chosen for e in flat):
-            break
-    starts = [(page, title) for _, title, page, _ in level if page is not None and page >= 0]
-    starts = [(page, title) for page, title in starts if title]
-    starts.sort(key=lambda s: s[0])
-    return starts
 
 
 def _paragraphs(lines: list[str]) -> list[str]:
     """Lines of one page -> paragraphs. A blank line, or a short line that ends a sentence,
-    closes a paragraph (pypdf gives no blank lines between most paragraphs)."""
+    closes a paragraph (extracted text has no blank lines between most paragraphs)."""
     widths = sorted(len(line.strip()) for line in lines if len(line.strip()) > 20)
     typical = widths[len(widths) // 2] if widths else 60
     paragraphs: list[str] = []
@@ -295,28 +195,6 @@ def _slice(
     return parts
 
 
-def _title(
-    document: pdfium.PdfDocument, pages: list[PageText], path: Path
-) -> tuple[str, str | None]:
-    try:
-        meta = document.get_metadata_dict(skip_empty=True)
-    except Exception:  # a broken /Info dictionary
-        meta = {}
-    title = clean_inline(remove_controls(meta.get("Title", "")))
-    author = clean_inline(remove_controls(meta.get("Author", ""))) or None
-    if not title or _JUNK_TITLES.match(title):
-        first_lines = [
-            line.strip() for page in pages[:1] for line in page.lines if len(line.strip()) > 3
-        ]
-        candidates = [
-            line for line in first_lines[:6] if not line.lower().startswith(("preprint", "arxiv"))
-        ]
-        title = candidates[0] if candidates and len(candidates[0]) < 150 else path.stem
-        if title.endswith((":", "-", "–", "—")) and len(candidates) > 1:
-            title = f"{title} {candidates[1]}"  # "Leave No Context Behind:" / "Efficient ..."
-    return clean_inline(title), author
-
-
 def _strip_running_lines(pages: list[PageText]) -> int:
     """Running headers, footers and page numbers out of every page, one page's lines in
     memory at a time; returns how many lines went."""
@@ -331,21 +209,6 @@ def _strip_running_lines(pages: list[PageText]) -> int:
             page.text = "\n".join(kept)
             removed += n
     return removed
-
-
-def _language(document: pdfium.PdfDocument) -> str | None:
-    """The document catalog's /Lang (e.g. "en-US"), when the producer set one."""
-    try:
-        size = pdfium_c.FPDFCatalog_GetLanguage(document.raw, None, 0)  # bytes, UTF-16LE + NUL
-        if size <= 2:
-            return None
-        buffer = (ctypes.c_ushort * (size // 2))()
-        pdfium_c.FPDFCatalog_GetLanguage(document.raw, buffer, size)
-        value = bytes(buffer).decode("utf-16-le", "replace")
-    except Exception:  # a damaged catalog: the language is simply unknown
-        return None
-    text = clean_inline(remove_controls(value))
-    return text[:35] or None
 
 
 def _check_text_layer(page_words: list[int], name: str) -> None:
@@ -376,16 +239,16 @@ def _pages_phrase(numbers: list[int]) -> str:
 
 def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
     name = path.name
-    document = _open(data, name)
+    document = open_document(data, name)
     try:
         count = len(document)
         if count == 0:
             raise CorruptBook(f"{name}: the PDF has no pages")
-        labels = _labels(document, count)
-        pages, empty = _extract_pages(document, count, labels)
-        outline = _outline_starts(document)
-        title, author = _title(document, pages, path)
-        language = _language(document)
+        labels = page_labels(document, count)
+        pages, empty = extract_pages(document, count, labels)
+        outline = outline_starts(document)
+        title, author = document_title(document, pages, path)
+        language = document_language(document)
     finally:
         document.close()
     page_words = [count_words(page.text) for page in pages]
