@@ -49,24 +49,25 @@ _SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
 def _paragraphs(lines: list[str]) -> list[str]:
     """Lines of one page -> paragraphs. A blank line, or a short line that ends a sentence,
     closes a paragraph (extracted text has no blank lines between most paragraphs)."""
-    widths = sorted(len(line.strip()) for line in lines if len(line.strip()) > 20)
-    typical = widths[len(widths) // 2] if widths else 60
+    stripped_lines = [line.strip() for line in lines]
+    widths = sorted(len(line) for line in stripped_lines if len(line) > 20)
+    short = 0.85 * (widths[len(widths) // 2] if widths else 60)  # shorter than a full line
     paragraphs: list[str] = []
     current: list[str] = []
-    for line in lines:
-        stripped = line.strip()
+    for stripped in stripped_lines:
         if not stripped:
             if current:
                 paragraphs.append(" ".join(current))
                 current = []
             continue
-        if _SUBSECTION.match(stripped) and len(stripped) < 0.85 * typical:
+        is_short = len(stripped) < short
+        if is_short and _SUBSECTION.match(stripped):
             # "2.1 Overview": a numbered heading stands alone, whatever surrounds it.
             paragraphs.extend([" ".join(current), stripped] if current else [stripped])
             current = []
             continue
         current.append(stripped)
-        if _SENTENCE_END.search(stripped) and len(stripped) < 0.85 * typical:
+        if is_short and _SENTENCE_END.search(stripped):
             paragraphs.append(" ".join(current))
             current = []
     if current:
