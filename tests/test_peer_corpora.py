@@ -25,17 +25,17 @@ import time
 from pathlib import Path
 
 import pytest
-
-from bookreader.book import Book, count_words
-from bookreader.errors import BookreaderError, UnreadableBook
-from bookreader.loaders import load
-from tests.peer_reference import (
+from peer_reference import (
     epub_reference,
     letters,
     pdf_reference,
     pdftotext,
     shingles,
 )
+
+from bookreader.book import Book, count_words
+from bookreader.errors import BookreaderError, UnreadableBook
+from bookreader.loaders import load
 
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peer"
 FILES = sorted(p for p in PEER.rglob("*") if p.suffix in (".epub", ".pdf")) if PEER.is_dir() else []
