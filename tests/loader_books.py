@@ -69,14 +69,18 @@ def make_epub(
     author: str = "A. Writer",
     manifest_suffix: str = "",
     extra_files: dict[str, str | bytes] | None = None,
+    extra_manifest: str = "",
+    extra_spine: str = "",
 ) -> Path:
     """An EPUB whose spine is `docs` (file name, xhtml) in order. `manifest_suffix` is appended
-    to every content href in the manifest (e.g. "#start", which ebooklib cannot resolve)."""
+    to every content href in the manifest (e.g. "#start", which ebooklib cannot resolve);
+    `extra_manifest` and `extra_spine` are appended verbatim to the manifest and the spine."""
     manifest = [
         f'<item id="d{k}" href="{name}{manifest_suffix}" media-type="application/xhtml+xml"/>'
         for k, (name, _) in enumerate(docs)
     ]
-    spine = [f'<itemref idref="d{k}"/>' for k in range(len(docs))]
+    spine = [f'<itemref idref="d{k}"/>' for k in range(len(docs))] + [extra_spine]
+    manifest.append(extra_manifest)
     files: dict[str, str | bytes] = {f"OEBPS/{name}": content for name, content in docs}
     if nav_entries is not None:
         manifest.append(

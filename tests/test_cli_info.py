@@ -45,6 +45,10 @@ def test_info_json_schema_and_values(tmp_path: Path) -> None:
         "format",
         "sha256",
         "words",
+        "chapter_words",
+        "front_matter_words",
+        "source_words",
+        "skipped",
         "chapters",
         "front_matter",
         "warnings",
@@ -57,7 +61,10 @@ def test_info_json_schema_and_values(tmp_path: Path) -> None:
         (0, "CHAPTER I. The Lamp", 8 * 30, None),
         (1, "CHAPTER II. The Storm", 8 * 45, None),
     ]
-    assert data["words"] == 8 * 75
+    assert data["words"] == data["chapter_words"] == 8 * 75
+    assert data["front_matter_words"] == 0 and data["skipped"] == {}
+    # The source counted before anything was cut: the licence lines and headings are in it.
+    assert data["source_words"] > data["words"]
     assert any("Gutenberg" in w for w in data["warnings"])
 
 

@@ -1,16 +1,18 @@
 """PDF loading: outline chapters and page labels, heading and page-range fallbacks, running
-headers, NFKC, dehyphenation both ways, encryption, missing text layers, quiet pypdf, bounded
-object cache, and the corpus's real PDFs."""
+headers (never a page's only text, also on random pages), NFKC, dehyphenation both ways,
+PDFium's line-end hyphens and control characters, encryption, missing and thin text layers,
+and the corpus's real PDFs."""
 
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loader_books import body_lines, encrypt, make_pdf, relabel
 from pypdf import PdfReader
 
@@ -19,6 +21,7 @@ from bookreader.errors import CorruptBook, EncryptedBook, NoTextLayer
 from bookreader.loaders import load
 from bookreader.loaders import pdf as pdf_loader
 from bookreader.loaders.cleanup import dehyphenate, nfkc, remove_running_lines, vocabulary_of
+from bookreader.loaders.pdf_document import page_text
 
 
 def test_outline_gives_chapters_with_page_labels(tmp_path: Path) -> None:
@@ -151,39 +154,18 @@ def test_truncated_and_fake_pdfs_are_corrupt(tmp_path: Path) -> None:
         load(fake)
 
 
-def test_pypdf_noise_is_silenced_during_loading_only(caplog: pytest.LogCaptureFixture) -> None:
-    logger = logging.getLogger("pypdf._cmap")
-    with caplog.at_level(logging.WARNING), pdf_loader.quiet_pypdf():
-        logger.warning("fontTools is required to process embedded fonts")
-    assert not caplog.records
-    with caplog.at_level(logging.WARNING):
-        logger.warning("outside a load")
-    assert [r.getMessage() for r in caplog.records] == ["outside a load"]
+def test_pdfium_line_end_hyphen_and_controls() -> None:
+    raw = "exam\ufffeple of it\r\nQED \x04\x08\r\nnext"
+    assert page_text(raw) == "exam-\nple of it\nQED \nnext"
 
 
-def test_page_contents_are_released_while_streaming(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_running_line_on_every_page_is_kept_when_it_is_all_the_page_has(
+    tmp_path: Path,
 ) -> None:
-    readers: list[PdfReader] = []
-
-    class Spy(PdfReader):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-            readers.append(self)
-
-    monkeypatch.setattr(pdf_loader, "PdfReader", Spy)
-    n = 30
-    path = make_pdf(tmp_path / "long.pdf", [body_lines(f"P{k}", 2) for k in range(n)])
+    line = "The same sentence stands alone on every page of this little pamphlet"
+    path = make_pdf(tmp_path / "same.pdf", [[line]] * 6)
     book = load(path)
-    assert book.chapters[-1].page_span == ("21", "30")
-    # Plain pypdf keeps every page's decoded content stream cached; the loader lets them go.
-    plain = PdfReader(path)
-    for page in plain.pages:
-        page.extract_text()
-    refs = [p.raw_get("/Contents") for p in plain.pages]
-    content_keys = {(ref.generation, ref.idnum) for ref in refs}
-    assert len(content_keys) == n and content_keys <= set(plain.resolved_objects)
-    assert not content_keys & set(readers[0].resolved_objects)
+    assert book.text.count(line) == 6
 
 
 # --- the corpus ----------------------------------------------------------------------------
@@ -345,21 +327,6 @@ def test_aes_encrypted_pdf(tmp_path: Path, user_password: str) -> None:
         assert "Aes line 1" in load(path).text
 
 
-def test_aes_without_cryptography_says_what_is_missing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pypdf.errors import DependencyError
-
-    path = encrypt(make_pdf(tmp_path / "needs.pdf", [body_lines("X")]), user_password="")
-
-    def missing(self: PdfReader, password: str) -> int:
-        raise DependencyError("cryptography is required for AES algorithm")
-
-    monkeypatch.setattr(PdfReader, "decrypt", missing)
-    with pytest.raises(EncryptedBook, match=r"needs\.pdf: .*needs the 'cryptography' package"):
-        load(path)
-
-
 def test_keyword_heading_with_title_on_the_next_line(tmp_path: Path) -> None:
     pages = [
         ["CHAPTER I", "The Lamp", *body_lines("Lamp")],
@@ -368,3 +335,43 @@ def test_keyword_heading_with_title_on_the_next_line(tmp_path: Path) -> None:
     book = load(make_pdf(tmp_path / "t.pdf", pages))
     assert [c.title for c in book.chapters] == ["CHAPTER I The Lamp", "CHAPTER II The Storm"]
     assert book.chapters[0].text.startswith("Lamp line 1")
+
+
+def test_thin_text_layer_is_refused_and_a_short_memo_is_not(tmp_path: Path) -> None:
+    stray = [["www.example.org"]] + [None] * 9  # a scan with one URL in its text layer
+    with pytest.raises(NoTextLayer, match=r"thin\.pdf: text layer too thin to be a book"):
+        load(make_pdf(tmp_path / "thin.pdf", stray))
+    memo = load(make_pdf(tmp_path / "memo.pdf", [body_lines("Memo", 3)]))
+    assert "Memo line 1" in memo.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pages=st.lists(
+        st.lists(
+            st.sampled_from(["Same line", "Other line", "12", "Chapter 3 Objects", "Fine words"]),
+            min_size=0,
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_running_line_removal_never_empties_a_page(pages: list[list[str]]) -> None:
+    cleaned, removed = remove_running_lines(pages)
+    assert removed == sum(map(len, pages)) - sum(map(len, cleaned))
+    for before, after in zip(pages, cleaned, strict=True):
+        words = [line for line in before if not line.strip().isdigit()]
+        if words:  # a page with any text keeps some of it
+            assert any(not line.strip().isdigit() for line in after)
+        assert all(line in before for line in after)  # lines are removed, never made up
+
+
+def test_front_matter_never_outweighs_the_chapters(tmp_path: Path) -> None:
+    pages = [body_lines(f"Early{k}") for k in range(4)] + [body_lines("A"), body_lines("B")]
+    outline = [("Appendix A", 4), ("Appendix B", 5)]
+    book = load(make_pdf(tmp_path / "late.pdf", pages, outline=outline))
+    assert book.front_matter == []
+    assert [c.title for c in book.chapters] == ["Pages 1-4", "Appendix A", "Appendix B"]
+    assert [c.index for c in book.chapters] == [0, 1, 2]
+    assert "Early0 line 1" in book.chapters[0].text and "B line 1" in book.chapters[2].text

@@ -449,3 +449,14 @@ async def test_unavailable_model_shows_error_modal_and_exits_with_its_code() -> 
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.return_code is not None)
     assert app.return_code == ModelUnavailable.exit_code == 1
+
+
+def test_status_bar_shows_the_loader_warnings() -> None:
+    from bookreader.tui.widgets.status_bar import StatusInfo
+
+    plain = StatusInfo(engine="extractive").render().plain
+    assert "warning" not in plain
+    warned = StatusInfo(engine="extractive", warnings=("skipped 3 spine images (no text)",))
+    text = warned.render().plain
+    assert "⚠ 1 warning " in text and text.endswith("skipped 3 spine images (no text)")
+    assert text.index("⚠") < text.index("engine")

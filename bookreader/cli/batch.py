@@ -11,12 +11,16 @@ whose Markdown exists is skipped, so a run killed at any moment and started agai
 rest without rewriting anything finished. `--force` redoes every book.
 
 Failures do not stop the run: each is appended to OUT/failures.jsonl as
-{"path": str, "error": str, "exit_code": int, "time": ISO-8601 UTC}; the exit code is then 3.
+{"path": str, "error": str, "exit_code": int, "warnings": [str], "time": ISO-8601 UTC}; the
+exit code is then 3. Each book's loader warnings are one stderr line each ("bookreader:
+warning: PATH: ..."), and in its JSON output (book.warnings).
 `--jobs N` runs N local worker processes; `--ray-address ADDR` (the optional `ray` extra) sends
 books to a Ray cluster instead ("local" starts a private local Ray instance).
 
 `--json` prints a report on stdout: {"schema": "bookreader.batch/1", "out": str, "total": int,
-"done": int, "skipped": int, "failed": int, "failures": [{"path", "error", "exit_code", "time"}]}.
+"done": int, "skipped": int, "failed": int, "failures": [{"path", "error", "exit_code",
+"warnings", "time"}], "warnings": [{"path": str, "warnings": [str]}] (books loaded with
+warnings)}.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Any
 import typer
 
 from bookreader.cli import output
-from bookreader.cli.common import EXIT_BATCH_FAILURES, guarded
+from bookreader.cli.common import EXIT_BATCH_FAILURES, guarded, warning_lines
 from bookreader.config import Settings
 from bookreader.engines.cache import atomic_write_text, file_sha256
 from bookreader.errors import BookreaderError, UsageError
@@ -109,10 +113,12 @@ def summarize_book(book: str, out: str, name: str, settings: dict[str, Any]) -> 
     """Summarize one book into OUT/<name>.md and .json; never raises (spawn- and Ray-safe)."""
     from bookreader.engines.registry import read_book
 
+    warnings: list[str] = []
     try:
         config = Settings(**settings)
         engine = _engine(config)
         state = read_book(Path(book), engine)
+        warnings = list(state.book.warnings)
         options = {"strategy": config.strategy} if config.engine == "infini" else {}
         summary = engine.summarize(state, length=config.length, **options)
         document = output.summary_document(summary, state)
@@ -120,15 +126,22 @@ def summarize_book(book: str, out: str, name: str, settings: dict[str, Any]) -> 
         markdown = output.render_summary(summary, state, "markdown")
         atomic_write_text(Path(out) / f"{name}.md", markdown)
         atomic_write_text(Path(out) / f"{name}.json", output.dumps(document))  # the marker
-        return {"path": book, "ok": True}
+        return {"path": book, "ok": True, "warnings": warnings}
     except BookreaderError as error:
-        return {"path": book, "ok": False, "error": str(error), "exit_code": error.exit_code}
+        return {
+            "path": book,
+            "ok": False,
+            "error": str(error),
+            "exit_code": error.exit_code,
+            "warnings": warnings,
+        }
     except Exception as error:  # one bad book must not end the run
         return {
             "path": book,
             "ok": False,
             "error": f"{type(error).__name__}: {error}",
             "exit_code": 1,
+            "warnings": warnings,
         }
 
 
@@ -174,6 +187,7 @@ def append_failure(out: Path, result: dict[str, Any]) -> dict[str, Any]:
         "path": result["path"],
         "error": result["error"],
         "exit_code": result["exit_code"],
+        "warnings": result.get("warnings", []),
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     with open(out / FAILURES_FILE, "a", encoding="utf-8") as handle:
@@ -199,7 +213,17 @@ def _book_progress(total: int, quiet: bool) -> Iterator[Callable[[dict[str, Any]
         )
         with Progress(*columns, console=stderr_console()) as bar:
             task = bar.add_task("", total=total)
-            yield lambda result: bar.update(task, advance=1, description=Path(result["path"]).name)
+
+            def advance(result: dict[str, Any]) -> None:
+                bar.update(task, advance=1, description=Path(result["path"]).name)
+                for warning in result.get("warnings", []):
+                    bar.console.print(
+                        f"bookreader: warning: {result['path']}: {warning}",
+                        markup=False,
+                        highlight=False,
+                    )
+
+            yield advance
         return
     count = 0
 
@@ -208,6 +232,7 @@ def _book_progress(total: int, quiet: bool) -> Iterator[Callable[[dict[str, Any]
         count += 1
         status = "ok" if result["ok"] else f"failed: {result['error']}"
         output.note(f"[{count}/{total}] {result['path']}: {status}", quiet)
+        warning_lines(result.get("warnings", []), result["path"])
 
     yield line
 
@@ -249,10 +274,13 @@ def batch(
     else:
         results = run_serial(tasks, 1)
     failures: list[dict[str, Any]] = []
+    warned: list[dict[str, Any]] = []
     with _book_progress(len(tasks), quiet) as show:
         for result in results:
             if not result["ok"]:
                 failures.append(append_failure(out, result))
+            if result.get("warnings"):
+                warned.append({"path": result["path"], "warnings": result["warnings"]})
             show(result)
     done = len(tasks) - len(failures)
     if as_json:
@@ -264,6 +292,7 @@ def batch(
             "skipped": skipped,
             "failed": len(failures),
             "failures": failures,
+            "warnings": warned,
         }
         output.emit(output.dumps(report), None)
     summary = f"batch: {done} done, {skipped} skipped, {len(failures)} failed"

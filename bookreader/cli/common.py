@@ -43,6 +43,15 @@ def error_line(message: str) -> None:
     sys.stderr.flush()
 
 
+def warning_lines(warnings: list[str], source: str | None = None) -> None:
+    """One stderr line per loader warning (what was skipped, guessed or repaired), whatever
+    --quiet says: it changes what the output can be trusted for."""
+    prefix = f"{source}: " if source else ""
+    for warning in warnings:
+        sys.stderr.write(f"bookreader: warning: {prefix}{' '.join(str(warning).split())}\n")
+    sys.stderr.flush()
+
+
 def guarded(func: F) -> F:
     """Turn the project's errors into one stderr line and their exit code, never a traceback."""
 

@@ -1,8 +1,8 @@
 """`bookreader info BOOK [--json]`: what the loader made of a book.
 
-Human output (stdout): the title, author, language, format and total words, then a table of
-chapters (number, title, words, and the printed page span for PDFs), then the front matter that
-was set aside and the loader's warnings (pages with no text layer, repaired EPUB structure,
+Human output (stdout): the title, author, language, format and words (in chapters, in front
+matter, in the source documents), then a table of chapters (number, title, words, and the printed page span for PDFs), then the front matter that
+was set aside, what was skipped, and the loader's warnings (pages with no text layer, repaired EPUB structure,
 stripped Project Gutenberg boilerplate, ...).
 
 `--json` prints one object with a stable schema (bookreader.info/1):
@@ -11,6 +11,13 @@ stripped Project Gutenberg boilerplate, ...).
      "path": str, "title": str, "author": str | null, "language": str | null,
      "format": "pdf" | "epub" | "txt" | "md", "sha256": str (of the file's bytes),
      "words": int (all chapters, front matter excluded),
+     "chapter_words": int (the same: words in chapters),
+     "front_matter_words": int (words set aside as front matter, kept in the book),
+     "source_words": int | null (words in the source documents before chapters were made:
+                                 EPUB spine documents, PDF pages, the text file),
+     "skipped": {kind: count} (what was left out on purpose: "images" and "other media" in
+                 an EPUB spine, "duplicates" (a document listed twice), "missing documents",
+                 "running lines" (PDF headers, footers, page numbers)),
      "chapters": [{"index": int (0-based), "title": str, "words": int,
                    "pages": [first_label, last_label] | null (PDFs only)}],
      "front_matter": [str],                # titles of the pages set aside
@@ -47,6 +54,10 @@ def book_info(book: Book) -> dict[str, Any]:
         "format": book.format,
         "sha256": book.sha256,
         "words": book.word_count,
+        "chapter_words": book.word_count,
+        "front_matter_words": book.front_matter_words,
+        "source_words": book.source_words,
+        "skipped": dict(book.skipped),
         "chapters": [
             {
                 "index": chapter.index,
@@ -61,6 +72,17 @@ def book_info(book: Book) -> dict[str, Any]:
     }
 
 
+def _words_line(info: dict[str, Any]) -> str:
+    """Chapter words, then what else the source held: front matter, and the source's total."""
+    line = f"{info['words']:,}"
+    extra = []
+    if info["front_matter_words"]:
+        extra.append(f"{info['front_matter_words']:,} in front matter")
+    if info["source_words"] is not None:
+        extra.append(f"{info['source_words']:,} in the source")
+    return f"{line} ({'; '.join(extra)})" if extra else line
+
+
 def _render(info: dict[str, Any], console: Console) -> None:
     console.print(f"[bold]{info['title']}[/bold]", highlight=False)
     details = [
@@ -68,7 +90,7 @@ def _render(info: dict[str, Any], console: Console) -> None:
         ("Language", info["language"] or "unknown"),
         ("Format", info["format"].upper()),
         ("Chapters", str(len(info["chapters"]))),
-        ("Words", f"{info['words']:,}"),
+        ("Words", _words_line(info)),
         ("SHA-256", info["sha256"][:16] + "…"),
     ]
     for label, value in details:
@@ -88,7 +110,11 @@ def _render(info: dict[str, Any], console: Console) -> None:
         table.add_row(*row)
     console.print(table)
     if info["front_matter"]:
-        console.print("Front matter: " + "; ".join(info["front_matter"]), markup=False)
+        words = f"{info['front_matter_words']:,} words"
+        console.print(f"Front matter ({words}): " + "; ".join(info["front_matter"]), markup=False)
+    if info["skipped"]:
+        skipped = ", ".join(f"{n:,} {kind}" for kind, n in sorted(info["skipped"].items()))
+        console.print(f"Skipped: {skipped}", markup=False, highlight=False)
     for warning in info["warnings"]:
         console.print(f"warning: {warning}", markup=False, highlight=False)
 

@@ -24,7 +24,8 @@ bookreader.read/1 (`read --json`):
 
 where
     BOOK     = {"title": str, "author": str | null, "path": str, "format": str,
-                "sha256": str, "chapters": int, "words": int}
+                "sha256": str, "chapters": int, "words": int,
+                "warnings": [str] (the loader's: what it skipped, guessed or repaired)}
     CITATION = {"chapter_index": int (0-based), "chapter_title": str, "passage_id": int,
                 "pages": [first, last] | null (PDFs), "sentence": str | null,
                 "text": str (the passage), "score": float | null}
@@ -227,10 +228,13 @@ def note(message: str, quiet: bool = False) -> None:
 
 def open_state(book: Path, engine: Engine, force: bool = False, quiet: bool = False) -> BookState:
     """The book read by `engine`, through the cache, with a progress bar while reading."""
+    from bookreader.cli.common import warning_lines
     from bookreader.engines.registry import read_book
 
     with progress_bar(f"Reading {Path(book).name}", quiet) as report:
-        return read_book(Path(book), engine, force=force, progress=report)
+        state = read_book(Path(book), engine, force=force, progress=report)
+    warning_lines(state.book.warnings)
+    return state
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -265,6 +269,7 @@ def book_info(book: Book) -> dict[str, Any]:
         "sha256": book.sha256,
         "chapters": len(book.chapters),
         "words": book.word_count,
+        "warnings": list(book.warnings),
     }
 
 

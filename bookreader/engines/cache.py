@@ -7,8 +7,8 @@ Layout, under `paths.cache_dir()/states/`, one folder per entry:
         index-<token>/                  the passage index (bm25s files), when the engine has one
         memory-<token>.safetensors      infini engine only: InfiniState.save output
 
-The key is the book file's sha256, the engine name, the model id, the model revision and
-`CACHE_FORMAT_VERSION`. `state.json` repeats the whole key and `load` checks it, so a changed
+The key is the book file's sha256, the engine name, the model id, the model revision,
+`CACHE_FORMAT_VERSION` and the loaders' `LOADER_VERSION`. `state.json` repeats the whole key and `load` checks it, so a changed
 book (new sha256), another model or revision, or an older cache format never reuses an entry.
 
 An engine's index object in `state.extra["_index"]` is saved when it has `save(folder)`; a
@@ -19,9 +19,10 @@ the new record does not name removed. A reader sees the old entry or the new one
 
 state.json schema (format 1):
     {"format_version": 1, "key": {"book_sha256", "engine", "model_id", "model_revision",
-     "format_version"}, "created": ISO-8601 UTC, "book": {path, title, author, language, format,
-     sha256, warnings, chapters: [{index, title, text, pages: [[offset, number, label]], source,
-     front_matter}], front_matter: [...]}, "passages": [{id, chapter_index, chapter_title, start,
+     "format_version", "loader_version"}, "created": ISO-8601 UTC, "book": {path, title, author,
+     language, format, sha256, warnings, chapters: [{index, title, text, pages: [[offset,
+     number, label]], source, front_matter}], front_matter: [...], source_words, skipped},
+     "passages": [{id, chapter_index, chapter_title, start,
      end, pages}], "tokens_read", "memory_bytes", "memory_file": name | null,
      "index_dir": name | null, "extra": {...}}
 Passage texts are not stored twice: they are slices of the chapter texts.
@@ -44,6 +45,7 @@ from typing import Any
 from bookreader import paths
 from bookreader.book import Book, Chapter, PageMark, Passage
 from bookreader.engines.base import BookState
+from bookreader.loaders import LOADER_VERSION
 
 CACHE_FORMAT_VERSION = 1
 STATE_FILE = "state.json"
@@ -56,6 +58,7 @@ class CacheKey:
     model_id: str | None = None
     model_revision: str | None = None
     format_version: int = CACHE_FORMAT_VERSION
+    loader_version: int = LOADER_VERSION  # a book loaded by an older loader is read again
 
     @property
     def folder_name(self) -> str:
@@ -159,6 +162,8 @@ def book_to_dict(book: Book) -> dict[str, Any]:
         "warnings": list(book.warnings),
         "chapters": [_chapter_to_dict(c) for c in book.chapters],
         "front_matter": [_chapter_to_dict(c) for c in book.front_matter],
+        "source_words": book.source_words,
+        "skipped": dict(book.skipped),
     }
 
 
@@ -173,6 +178,8 @@ def book_from_dict(data: dict[str, Any]) -> Book:
         sha256=data["sha256"],
         front_matter=[_chapter_from_dict(c) for c in data["front_matter"]],
         warnings=list(data["warnings"]),
+        source_words=data.get("source_words"),
+        skipped=dict(data.get("skipped") or {}),
     )
 
 

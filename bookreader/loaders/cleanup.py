@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 
 from bookreader.book import PARAGRAPH_BREAK
 
-_SOFT_HYPHEN = "\u00ad"
-
 # Project Gutenberg markers: "*** START OF THE PROJECT GUTENBERG EBOOK X ***", the older
 # "*** START OF THIS PROJECT GUTENBERG EBOOK X ***" and "*END*THE SMALL PRINT!" variants.
 _PG_START = re.compile(
@@ -38,15 +36,25 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-_INVISIBLE = (_SOFT_HYPHEN, "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+# C0 and C1 control characters other than the whitespace ones: a font's private encoding
+# (PDF "\x01".."\x05") or stray bytes; no book means them as text.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+# Those, soft hyphens and zero-width marks: removed from inline text in one pass.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\u00ad\u200b-\u200d\u2060\ufeff]"
+)
+
+
+def remove_controls(text: str) -> str:
+    """Control characters out; tabs, newlines and carriage returns stay."""
+    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
 
 
 def clean_inline(text: str) -> str:
-    """One paragraph on one line: soft hyphens and zero-width marks gone, every run of
-    whitespace (newlines and no-break spaces included) one space."""
-    for mark in _INVISIBLE:
-        if mark in text:  # `in` is a fast scan; str.translate on non-ASCII text is not
-            text = text.replace(mark, "")
+    """One paragraph on one line: control characters, soft hyphens and zero-width marks gone,
+    every run of whitespace (newlines and no-break spaces included) one space."""
+    if _INVISIBLE.search(text):
+        text = _INVISIBLE.sub("", text)
     return " ".join(text.split())
 
 
@@ -129,7 +137,9 @@ def running_keys(edges: Iterable[tuple[list[str], set[str]]], page_count: int) -
 def strip_running(
     lines: list[str], tokens: set[str], running: set[str], edge: int = 2
 ) -> tuple[list[str], int]:
-    """One page without its running lines and bare page numbers (edge lines only)."""
+    """One page without its running lines and bare page numbers (edge lines only). A page that
+    this would leave without text keeps its lines, less bare page numbers: a line on every
+    page of a one-line-per-page document is the text, not a header."""
     edge_ids = {id(line) for line in edge_lines(lines, edge)}
     kept = []
     for line in lines:
@@ -138,6 +148,8 @@ def strip_running(
         ):
             continue
         kept.append(line)
+    if not any(line.strip() and not _PAGE_NUMBER.match(line) for line in kept):
+        kept = [line for line in lines if not _PAGE_NUMBER.match(line)]
     return kept, len(lines) - len(kept)
 
 
@@ -190,5 +202,5 @@ def vocabulary_of(texts: Iterable[str]) -> set[str]:
     joined here, so a hyphenated break never vouches for itself)."""
     words: set[str] = set()
     for text in texts:
-        words.update(w.lower() for w in _WORDS.findall(_HYPHENATED.sub(" ", text)))
+        words.update(_WORDS.findall(_HYPHENATED.sub(" ", text).lower()))
     return words

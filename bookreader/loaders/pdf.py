@@ -1,208 +1,73 @@
-"""PDF books, read page by page with pypdf.
+"""PDF books: the pages' text (from `pdf_document`, PDFium) made into chapters.
 
-Each page's text is extracted once and only its text is kept: the page object is dropped right
-away, so memory grows with the book's text, not with its page objects. Then, over the whole
-book: NFKC (ligatures such as "ﬁ"), removal of running headers, footers and page numbers,
-conservative dehyphenation ("exam-\\nple" -> "example" only if "example" occurs elsewhere).
+Over the whole book: removal of running headers, footers and page numbers (never a page's only
+text), conservative dehyphenation ("exam-\\nple" -> "example" only if "example" occurs
+elsewhere).
 
 Chapters: the outline's top level (one level down when the top holds a single entry), else
 numbered or named headings found in the text ("1 Introduction", "References"), else fixed
 ranges of `PAGES_PER_CHUNK` pages. Every chapter carries `PageMark`s with the printed page
-labels. Encrypted files are tried with the empty password; a file with no text on any page
-raises NoTextLayer, pages without text are named in a warning.
+labels. A file with no text on any page, or with a text layer too thin to be a book (see
+`_check_text_layer`), raises NoTextLayer; pages without text are named in a warning.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import re
-import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pypdf import PageObject, PdfReader
-from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
-from pypdf.generic import ArrayObject, IndirectObject
-
-from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, PageMark
-from bookreader.errors import CorruptBook, EncryptedBook, NoTextLayer
+from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, PageMark, count_words
+from bookreader.errors import CorruptBook, NoTextLayer
 from bookreader.loaders.cleanup import (
     clean_inline,
     dehyphenate,
     edge_lines,
-    nfkc,
     page_tokens,
     running_keys,
     strip_running,
     vocabulary_of,
 )
 from bookreader.loaders.headings import find_sections
+from bookreader.loaders.pdf_document import (
+    PageText,
+    document_language,
+    document_title,
+    extract_pages,
+    open_document,
+    outline_starts,
+    page_labels,
+)
 
 PAGES_PER_CHUNK = 10
+THIN_WORDS_PER_PAGE = 20  # below this on average, and
+TEXTLESS_WORDS = 5  # most pages below this: too thin to be a book (see _check_text_layer)
 _SUBSECTION = re.compile(r"^\d{1,2}(?:\.\d{1,2}){1,3}\.?\s+[A-Z][^.!?]{0,80}$")
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
-_JUNK_TITLES = re.compile(r"^(untitled|microsoft word|.*\.(?:tex|dvi|docx?|pdf))", re.IGNORECASE)
-
-
-@contextlib.contextmanager
-def quiet_pypdf() -> Iterator[None]:
-    """pypdf logs "fontTools is required ..." and similar notes for every odd font or object;
-    they say nothing a reader can act on, so silence them for the duration of a load only."""
-    logger = logging.getLogger("pypdf")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
-
-
-@dataclass
-class PageText:
-    number: int  # 1-based physical page
-    label: str
-    text: str  # one string per page: far fewer objects than a list of lines
-
-    @property
-    def lines(self) -> list[str]:
-        return self.text.split("\n")
-
-
-def _open(data: bytes, name: str) -> PdfReader:
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-    except (PdfReadError, ValueError, OSError) as error:
-        raise CorruptBook(f"{name}: damaged or truncated PDF ({error})") from None
-    if reader.is_encrypted:
-        try:
-            opened = reader.decrypt("")
-        except DependencyError:
-            # AES needs the optional `cryptography` package (pypdf[crypto]).
-            raise EncryptedBook(
-                f"{name}: the PDF is AES-encrypted and reading it needs the 'cryptography' "
-                "package (pip install cryptography)"
-            ) from None
-        except (NotImplementedError, FileNotDecryptedError, PdfReadError):
-            opened = 0
-        if not opened:
-            raise EncryptedBook(f"{name}: the PDF is password-protected")
-    return reader
-
-
-def _labels(reader: PdfReader, count: int) -> list[str]:
-    try:
-        labels = list(reader.page_labels)
-    except Exception:  # a broken /PageLabels tree: fall back to numbers
-        labels = []
-    if len(labels) != count:
-        labels = [str(i + 1) for i in range(count)]
-    return labels
-
-
-def _extract_pages(
-    reader: PdfReader, count: int, labels: list[str]
-) -> tuple[list[PageText], list[int]]:
-    """Text of every page (extracted once), and the pages that had none."""
-    pages: list[PageText] = []
-    empty: list[int] = []
-    for index in range(count):
-        page = reader.pages[index]
-        try:
-            text = page.extract_text() or ""
-        except (KeyError, ValueError, TypeError, AttributeError, IndexError, PdfReadError):
-            text = ""
-        _release_contents(reader, page)
-        del page  # keep the text only
-        text = nfkc(text).replace("\u00ad", "")
-        if not text.strip():
-            empty.append(index + 1)
-        pages.append(PageText(index + 1, labels[index], text))
-    return pages, empty
-
-
-def _release_contents(reader: PdfReader, page: PageObject) -> None:
-    """pypdf caches every object it resolves for the reader's lifetime, decoded content streams
-    included; evict this page's streams once its text is out, so memory does not grow with
-    the page count. Shared objects (fonts, object streams) stay cached: re-reading them would
-    cost time on every page."""
-    try:
-        contents = page.raw_get("/Contents")
-    except Exception:  # nothing to release on a damaged page
-        return
-    refs = contents if isinstance(contents, ArrayObject) else [contents]
-    for ref in refs:
-        if isinstance(ref, IndirectObject):
-            reader.resolved_objects.pop((ref.generation, ref.idnum), None)
-
-
-def _flat_outline(outline: list, depth: int = 0) -> list[tuple[int, object, bool]]:
-    """(depth, entry, has children) in reading order; pypdf nests children as a list that
-    follows their parent."""
-    flat: list[tuple[int, object, bool]] = []
-    for k, item in enumerate(outline):
-        if isinstance(item, list):
-            if depth < 3:
-                flat.extend(_flat_outline(item, depth + 1))
-            continue
-        has_children = k + 1 < len(outline) and isinstance(outline[k + 1], list)
-        flat.append((depth, item, has_children))
-    return flat
-
-
-def _outline_starts(reader: PdfReader) -> list[tuple[int, str]]:
-    """(0-based page, title) of the outline level that makes chapters: the top level, or,
-    while a level holds fewer than 3 entries (a book title, two parts), the level below it
-    (with the shallower entries that have no children)."""
-    try:
-        flat = _flat_outline(list(reader.outline))
-    except Exception:  # a damaged outline is no reason to refuse the book
-        return []
-    level: list[object] = []
-    for chosen in range(3):
-        level = [
-            item for depth, item, kids in flat if depth == chosen or (depth < chosen and not kids)
-        ]
-        if len(level) >= 3 or not any(depth > chosen for depth, _, _ in flat):
-            break
-    starts: list[tuple[int, str]] = []
-    for item in level:
-        try:
-            page = reader.get_destination_page_number(item)  # type: ignore[arg-type]
-        except Exception:  # an entry pointing nowhere is skipped
-            continue
-        title = clean_inline(str(getattr(item, "title", "") or ""))
-        if page is not None and page >= 0 and title:
-            starts.append((page, nfkc(title)))
-    starts.sort(key=lambda s: s[0])
-    return starts
 
 
 def _paragraphs(lines: list[str]) -> list[str]:
     """Lines of one page -> paragraphs. A blank line, or a short line that ends a sentence,
-    closes a paragraph (pypdf gives no blank lines between most paragraphs)."""
-    widths = sorted(len(line.strip()) for line in lines if len(line.strip()) > 20)
-    typical = widths[len(widths) // 2] if widths else 60
+    closes a paragraph (extracted text has no blank lines between most paragraphs)."""
+    stripped_lines = [line.strip() for line in lines]
+    widths = sorted(len(line) for line in stripped_lines if len(line) > 20)
+    short = 0.85 * (widths[len(widths) // 2] if widths else 60)  # shorter than a full line
     paragraphs: list[str] = []
     current: list[str] = []
-    for line in lines:
-        stripped = line.strip()
+    for stripped in stripped_lines:
         if not stripped:
             if current:
                 paragraphs.append(" ".join(current))
                 current = []
             continue
-        if _SUBSECTION.match(stripped) and len(stripped) < 0.85 * typical:
+        is_short = len(stripped) < short
+        if is_short and _SUBSECTION.match(stripped):
             # "2.1 Overview": a numbered heading stands alone, whatever surrounds it.
             paragraphs.extend([" ".join(current), stripped] if current else [stripped])
             current = []
             continue
         current.append(stripped)
-        if _SENTENCE_END.search(stripped) and len(stripped) < 0.85 * typical:
+        if is_short and _SENTENCE_END.search(stripped):
             paragraphs.append(" ".join(current))
             current = []
     if current:
@@ -331,26 +196,6 @@ def _slice(
     return parts
 
 
-def _title(reader: PdfReader, pages: list[PageText], path: Path) -> tuple[str, str | None]:
-    try:
-        meta = reader.metadata or {}
-        title = clean_inline(str(meta.get("/Title") or ""))
-        author = clean_inline(str(meta.get("/Author") or "")) or None
-    except Exception:  # a broken /Info dictionary
-        title, author = "", None
-    if not title or _JUNK_TITLES.match(title):
-        first_lines = [
-            line.strip() for page in pages[:1] for line in page.lines if len(line.strip()) > 3
-        ]
-        candidates = [
-            line for line in first_lines[:6] if not line.lower().startswith(("preprint", "arxiv"))
-        ]
-        title = candidates[0] if candidates and len(candidates[0]) < 150 else path.stem
-        if title.endswith((":", "-", "–", "—")) and len(candidates) > 1:
-            title = f"{title} {candidates[1]}"  # "Leave No Context Behind:" / "Efficient ..."
-    return title, author
-
-
 def _strip_running_lines(pages: list[PageText]) -> int:
     """Running headers, footers and page numbers out of every page, one page's lines in
     memory at a time; returns how many lines went."""
@@ -367,14 +212,25 @@ def _strip_running_lines(pages: list[PageText]) -> int:
     return removed
 
 
-def _language(reader: PdfReader) -> str | None:
-    """The document catalog's /Lang (e.g. "en-US"), when the producer set one."""
-    try:
-        value = reader.trailer["/Root"].get("/Lang")
-    except Exception:  # a damaged catalog: the language is simply unknown
-        return None
-    text = clean_inline(str(value or ""))
-    return text[:35] or None
+def _check_text_layer(page_words: list[int], name: str) -> None:
+    """Refuse a PDF whose text layer is too thin to be a book (`page_words`: each page's word
+    count): fewer than THIN_WORDS_PER_PAGE words per page on average, with most pages (over
+    half) holding fewer than TEXTLESS_WORDS words. A scan with a few stray words (URLs, page
+    numbers) is that; a short memo or a slide deck, whose pages each carry some text, is not."""
+    pages, total = len(page_words), sum(page_words)
+    textless = sum(1 for n in page_words if n < TEXTLESS_WORDS)
+    if total == 0:
+        raise NoTextLayer(f"{name}: no text layer: this PDF needs OCR")
+    if total < THIN_WORDS_PER_PAGE * pages and 2 * textless > pages:
+        raise NoTextLayer(
+            f"{name}: text layer too thin to be a book ({_count(total, 'word')} on "
+            f"{_count(pages, 'page')}, {textless} with fewer than {TEXTLESS_WORDS} words): "
+            "this PDF needs OCR"
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _pages_phrase(numbers: list[int]) -> str:
@@ -384,30 +240,32 @@ def _pages_phrase(numbers: list[int]) -> str:
 
 def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
     name = path.name
-    with quiet_pypdf():
-        reader = _open(data, name)
-        try:
-            count = len(reader.pages)
-        except (PdfReadError, KeyError, ValueError, TypeError) as error:
-            raise CorruptBook(f"{name}: damaged PDF page tree ({error})") from None
+    document = open_document(data, name)
+    try:
+        count = len(document)
         if count == 0:
             raise CorruptBook(f"{name}: the PDF has no pages")
-        labels = _labels(reader, count)
-        pages, empty = _extract_pages(reader, count, labels)
-        outline = _outline_starts(reader)
-        title, author = _title(reader, pages, path)
-        language = _language(reader)
-    if len(empty) == count:
-        raise NoTextLayer(f"{name}: no text layer: this PDF needs OCR")
+        labels = page_labels(document, count)
+        pages, empty = extract_pages(document, count, labels)
+        outline = outline_starts(document)
+        title, author = document_title(document, pages, path)
+        language = document_language(document)
+    finally:
+        document.close()
+    page_words = [count_words(page.text) for page in pages]
+    _check_text_layer(page_words, name)
     warnings_out = []
     if empty:
         warnings_out.append(f"{_pages_phrase(empty)} no text layer")
+    source_words = sum(page_words)
     removed = _strip_running_lines(pages)
     if removed:
         warnings_out.append(f"removed {removed} running header/footer and page-number lines")
-    vocabulary = vocabulary_of(page.text for page in pages)
-    for page in pages:
-        page.text = dehyphenate(page.text, vocabulary)
+    hyphenated = [page for page in pages if "-\n" in page.text]
+    if hyphenated:  # most pages of most books have none: skip the vocabulary then
+        vocabulary = vocabulary_of(page.text for page in pages)
+        for page in hyphenated:
+            page.text = dehyphenate(page.text, vocabulary)
 
     starts = _starts_from_outline(pages, outline)
     how = "outline"
@@ -430,23 +288,31 @@ def load_pdf(path: Path, data: bytes, sha256: str) -> Book:
         sha256=sha256,
         front_matter=front,
         warnings=warnings_out,
+        source_words=source_words,
+        skipped={"running lines": removed} if removed else {},
     )
 
 
 def _assemble(
     pages: list[PageText], starts: list[_Start], how: str
 ) -> tuple[list[Chapter], list[Chapter]]:
-    front: list[Chapter] = []
-    first = starts[0]
-    if how != "pages" and (first.page, first.line) > (0, 0):
-        lead = _slice(pages, _Start(0, 0, "Front matter"), first)
-        chapter = _build_chapter(0, "Front matter", lead, front=True)
-        if chapter.text:
-            front.append(chapter)
-    chapters = []
+    """Chapters from `starts`; the pages before the first one are front matter, unless they
+    outweigh the chapters (an outline that starts late): then they are the first chapter."""
+    chapters: list[Chapter] = []
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else None
         chapter = _build_chapter(len(chapters), start.title, _slice(pages, start, end), front=False)
         if chapter.text:
             chapters.append(chapter)
-    return chapters, front
+    first = starts[0]
+    if how == "pages" or (first.page, first.line) == (0, 0):
+        return chapters, []
+    lead = _build_chapter(0, "Front matter", _slice(pages, _Start(0, 0, ""), first), front=True)
+    if not lead.text:
+        return chapters, []
+    if lead.word_count <= sum(c.word_count for c in chapters):
+        return chapters, [lead]
+    span = lead.page_span or ("1", "1")
+    title = f"Pages {span[0]}-{span[1]}" if span[0] != span[1] else f"Page {span[0]}"
+    opening = replace(lead, title=title, front_matter=False)
+    return [opening, *(replace(c, index=c.index + 1) for c in chapters)], []

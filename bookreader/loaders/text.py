@@ -14,7 +14,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from bookreader.book import Book, Chapter
+from bookreader.book import Book, Chapter, count_words
 from bookreader.errors import EmptyBook, UnsupportedFormat
 from bookreader.loaders.cleanup import (
     clean_inline,
@@ -135,6 +135,7 @@ def load_text(path: Path, data: bytes, sha256: str) -> Book:
     fmt = "md" if path.suffix.lower() in (".md", ".markdown") else "txt"
     text = normalize_newlines(decode(data, name))
     warnings: list[str] = []
+    source_words = count_words(text)
     header = _header_metadata(text)
     text, stripped = strip_gutenberg(text)
     if stripped:
@@ -160,6 +161,7 @@ def load_text(path: Path, data: bytes, sha256: str) -> Book:
         sha256=sha256,
         front_matter=front,
         warnings=warnings,
+        source_words=source_words,
     )
 
 

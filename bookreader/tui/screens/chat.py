@@ -217,7 +217,7 @@ class ChatScreen(Screen[None]):
         app = self.bookreader
         app.sub_title = book.title
         self.query_one(ChapterList).show_book(book)
-        self.query_one(StatusBar).update_info(phase="reading")
+        self.query_one(StatusBar).update_info(phase="reading", warnings=tuple(book.warnings))
         conversation = self.query_one(Conversation)
         conversation.clear()
         if app.fresh:

@@ -2,7 +2,8 @@
 
 While the book is being read it carries a progress bar; afterwards it shows tokens read, the size
 of the memory the engine keeps (constant whatever the book's length, for the infini engine) and
-whether the state came from the cache.
+whether the state came from the cache. A book the loader warned about (pages skipped, structure
+guessed) shows its warnings last, with their count.
 """
 
 from __future__ import annotations
@@ -47,10 +48,14 @@ class StatusInfo:
     memory_bytes: int | None = None
     cache_hit: bool | None = None
     phase: str = "starting"
+    warnings: tuple[str, ...] = ()  # the loader's, about this book
 
     def render(self) -> Text:
         text = Text()
         text.append(f" {self.phase} ", style="reverse")
+        if self.warnings:  # first, where a narrow terminal cannot cut it off
+            count = len(self.warnings)
+            text.append(f" ⚠ {count} warning{'s' if count != 1 else ''} ", style="bold yellow")
         parts = [
             ("engine", self.engine),
             ("model", short_model_name(self.model)),
@@ -68,6 +73,9 @@ class StatusInfo:
         for label, value in parts:
             text.append(f"  {label} ", style="dim")
             text.append(value)
+        if self.warnings:
+            text.append("  warnings ", style="dim")
+            text.append(" / ".join(self.warnings))
         return text
 
 
