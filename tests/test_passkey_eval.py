@@ -25,17 +25,22 @@ def tiny_model() -> InfiniTransformer:
     return model.eval()
 
 
-@pytest.mark.parametrize("depth", [0.0, 0.5, 1.0])
-def test_streamed_answer_logits_equal_a_full_read_of_each_trial(depth: float) -> None:
-    model = tiny_model()
-    rng = random.Random(1)
-    samples = [passkey_sample(1500, depth, random_key(rng), 128) for _ in range(3)]
+def assert_streamed_equals_full_reads(model: InfiniTransformer, samples: list) -> None:
+    """Reference: each trial read alone in one call; its logits before the five key digits."""
     streamed = answer_logits(model, samples, chunk_tokens=200)
     for row, sample in enumerate(samples):
         with torch.no_grad():
             logits, _ = model(sample.tokens()[None])
         reference = logits[0, sample.length - 6 : sample.length - 1].float()
         torch.testing.assert_close(streamed[row], reference, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("depth", [0.0, 0.5, 1.0])
+def test_streamed_answer_logits_equal_a_full_read_of_each_trial(depth: float) -> None:
+    model = tiny_model()
+    rng = random.Random(1)
+    samples = [passkey_sample(1500, depth, random_key(rng), 128) for _ in range(3)]
+    assert_streamed_equals_full_reads(model, samples)
 
 
 @pytest.mark.parametrize("intro", [True, False])
@@ -56,12 +61,7 @@ def test_random_layouts_in_one_batch_equal_a_full_read_of_each_trial(intro: bool
             1500, position, keys, 128, rng, intro=INTRO if intro else "", **kwargs
         )
     assert len({s.length for s in samples}) > 1
-    streamed = answer_logits(model, samples, chunk_tokens=200)
-    for row, sample in enumerate(samples):
-        with torch.no_grad():
-            logits, _ = model(sample.tokens()[None])
-        reference = logits[0, sample.length - 6 : sample.length - 1].float()
-        torch.testing.assert_close(streamed[row], reference, rtol=1e-4, atol=1e-4)
+    assert_streamed_equals_full_reads(model, samples)
 
 
 def test_accuracy_counts_digits_and_whole_keys(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,8 +12,6 @@ back with `bookreader.hf.load_model` and with `bookreader passkey --model FOLDER
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -129,18 +127,6 @@ class HFInfiniModel(nn.Module):
         from bookreader.hf.modeling import infini_attention_modules
 
         return all(module.read_memory for module in infini_attention_modules(self.model))
-
-    @contextmanager
-    def memory_disabled(self) -> Iterator[None]:
-        previous = self.memory_enabled
-        self.set_memory_enabled(False)
-        try:
-            yield
-        finally:
-            self.set_memory_enabled(previous)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
     def save(self, path: str | Path) -> None:
         """save_pretrained (converted config and weights) and the tokenizer."""
