@@ -203,3 +203,42 @@ def test_contractions_are_not_search_terms() -> None:
         c.passage_id for c in without
     ]
     assert "aground" in with_contraction[0].text
+
+
+@pytest.mark.parametrize(
+    ("question", "absent"),
+    [
+        ("Which airline did the Penrose family fly to Australia?", "airlin"),  # the focus
+        ("Who ran the Adelaide aground near Brisbane?", "brisban"),  # a name the book lacks
+        ("What is the name of the harbourmaster's twin who kept the tide tables?", "twin"),
+    ],
+)
+def test_a_question_about_what_the_book_never_mentions_is_declined(
+    question: str, absent: str
+) -> None:
+    engine = ExtractiveEngine()
+    state = engine.read(HARBOUR)
+    hits, reason = engine.lookup(state, question)
+    assert hits == [] and reason == f'the book never mentions "{absent}"'
+    # The reference: without the missing word the same question finds its passage.
+    assert absent not in {t for p in engine.index(state).passages for t in terms(p.text)}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What instrument did the harbourmaster's daughter play?",  # a class, answered by "fiddle"
+        "Why did the Penrose family in Hand-made sail for Australia?",  # the book's own title
+    ],
+)
+def test_a_class_name_or_the_book_title_does_not_decline(question: str) -> None:
+    book = make_book(
+        [
+            *[(c.title, c.text.split("\n\n")) for c in HARBOUR.chapters],
+            ("Evenings", ["The harbourmaster's daughter played the fiddle at every wedding."]),
+        ]
+    )
+    engine = ExtractiveEngine()
+    hits, reason = engine.lookup(engine.read(book), question)
+    assert reason == "" and hits
+    assert {"fiddle", "sailed"} & set(hits[0].passage.text.split())

@@ -47,6 +47,7 @@ from bookreader.engines.ranking import (
     Weights,
     choose_passages,
     judge,
+    never_mentioned,
     parse_question,
     rerank,
 )
@@ -217,6 +218,11 @@ class ExtractiveEngine:
         # shares a stray word or two with any long book, a nonsense one shares none.
         if not query or len(known) * 2 <= len(query):
             return [], "most of its words never occur in the book"
+        # The book's title and author name it even where its text never does ("Melville's").
+        about = set(terms(f"{state.book.title} {state.book.author or ''}"))
+        absent = never_mentioned(parsed, lambda term: index.knows(term) or term in about)
+        if absent:
+            return [], absent
         scores = index.scores(sorted(known))
         if allowed is not None:
             scores = np.where(allowed, scores, np.float32(0.0))

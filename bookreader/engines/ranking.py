@@ -21,6 +21,9 @@ only proposes `CANDIDATES` passages and this module reorders them:
   places: the best misses `SECOND_HOP_MISSING` of the question's weight and another candidate
   holds some of what it misses (`choose_passages`).
 
+`never_mentioned` declines before any passage is ranked when the thing asked about (a noun focus)
+or a name the question gives is a word the book never uses: "Which airline did Ahab fly?". A
+class name ("what instrument") is excused, since the answer may name only the instance.
 `judge` declines (with a one-line reason) when no sentence holds `MIN_LOCAL` of the question's
 weight (nor the best sentence and a second place together `MIN_JOINT`), or when the best passage
 lacks the focus: words that are common in the book but never together give no confident answer.
@@ -30,8 +33,9 @@ Every constant was measured on the tune half of `benchmarks/qa/` (see benchmarks
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import pairwise
 
 import numpy as np
@@ -84,6 +88,15 @@ ANSWER_KINDS = {
     **dict.fromkeys(["date", "year", "years", "day", "month", "time", "hour", "age"], "number"),
     **dict.fromkeys(["city", "town", "country", "place", "person", "man", "woman"], "name"),
 }
+# Nouns that name a class the answer belongs to ("what instrument" -> a violin): a book can
+# answer the question without ever writing the class's name, so its absence declines nothing.
+_CATEGORIES = (
+    "animal bird fish tree flower plant colour color instrument weapon tool vehicle profession "
+    "occupation job trade work business food dish drink meal game sport language disease illness "
+    "injury material metal religion nationality currency gift present song book poem title rank "
+    "role relation relationship thing object item method way reason illness nickname"
+)
+CATEGORIES = frozenset(_CATEGORIES.split())
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
@@ -95,6 +108,9 @@ class Question:
     focus: frozenset[str] = field(default_factory=frozenset)
     names: frozenset[str] = field(default_factory=frozenset)
     expects: str | None = None  # "name" or "number": what the answer's words look like
+    # The focus is a noun ("which airline", "the narrator's husband"), not a verb ("who owned"):
+    # a book can answer a verb in other words, but not a thing it never names.
+    noun_focus: bool = False
 
 
 def parse_question(text: str) -> Question:
@@ -103,7 +119,29 @@ def parse_question(text: str) -> Question:
         t for n, word in enumerate(words) if n > 0 and word[:1].isupper() for t in terms(word)
     )
     unique = tuple(dict.fromkeys(t for t in terms(text) if t not in COUNTS))
-    return Question(unique, _focus(words, names), names, _expects(words))
+    focus = _focus(words, names)
+    return Question(unique, focus, names, _expects(words), _is_noun(words, focus))
+
+
+_DETERMINER_LIST = "the a an his her its their my your our this that these those of"
+DETERMINERS = frozenset(_DETERMINER_LIST.split())
+
+
+def _is_noun(words: Sequence[str], focus: frozenset[str]) -> bool:
+    """Whether the focus stands where a noun does: after a determiner, a possessive or "of"
+    ("the name of Elizabeth's twin"), or right after what/which when an auxiliary or another
+    content word follows ("which airline did", "which helicopter carries"; not "what happened
+    to")."""
+    lowered = [w.lower() for w in words]
+    for n, word in enumerate(lowered):
+        if n == 0 or not focus & set(terms(word)):
+            continue
+        before, after = lowered[n - 1], lowered[n + 1] if n + 1 < len(lowered) else ""
+        if before in DETERMINERS or before.endswith(("'s", "’s")):
+            return True
+        follows = after in AUXILIARIES or bool(after and terms(after))
+        return before in {"what", "which"} and follows
+    return False
 
 
 def _expects(words: Sequence[str]) -> str | None:
@@ -164,6 +202,24 @@ def _after_subject(words: Sequence[str], at: int) -> int:
             at += 1
         return at
     return at + 1
+
+
+def never_mentioned(question: Question, knows: Callable[[str], bool]) -> str:
+    """Why the book cannot answer `question` before any passage is read, or "": the thing it asks
+    about (its focus) or a name it gives is a word the book never uses ("Which airline did Ahab
+    fly?", "Who shot Watson's dog in Brazil?"). A class name ("what instrument") is excused: the
+    answer may name the instance only."""
+    focus = question.focus if question.noun_focus else frozenset()
+    missing = [t for t in sorted(focus) if not knows(t) and t not in _category_terms()]
+    missing += [t for t in sorted(question.names) if not knows(t)]
+    if not missing:
+        return ""
+    return f'the book never mentions "{missing[0]}"'
+
+
+@cache
+def _category_terms() -> frozenset[str]:
+    return frozenset(t for word in CATEGORIES for t in terms(word))
 
 
 @dataclass(frozen=True)
