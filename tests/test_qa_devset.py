@@ -23,7 +23,7 @@ def rows(name: str) -> list[dict]:
 
 def normalise(text: str) -> str:
     """As benchmarks/qa.py compares: lowercase, one kind of quote mark, single spaces."""
-    for mark in "“”\"’‘":
+    for mark in '“”"’‘':
         text = text.replace(mark, "'")
     return " ".join(text.lower().split())
 
