@@ -35,8 +35,10 @@ def _register() -> None:
     # Command modules, one per command; each exposes `register(app)`. Add yours to the tuple.
     from bookreader.cli import ask, batch, cache, chat, info, passkey, read, summarize, train
     from bookreader.cli import eval as eval_cmd
+    from bookreader.cli import map as map_cmd
 
     modules: tuple = (info, chat, summarize, ask, read, batch, cache, train, passkey, eval_cmd)
+    modules += (map_cmd,)
     for module in modules:
         module.register(app)
 
