@@ -125,7 +125,9 @@ def passkey_figure(panels: Sequence[tuple[str, list[dict[str, Any]]]], title: st
         image = axes.imshow(grid, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto", origin="lower")
         for row, values in enumerate(grid):
             for col, value in enumerate(values):
-                axes.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=9)
+                # White on the dark ends of the scale, black in its pale middle.
+                colour = "white" if value < 20 or value > 80 else "black"
+                axes.text(col, row, f"{value:.0f}%", ha="center", va="center", color=colour)
         axes.set_xticks(range(len(positions)), positions)
         axes.set_yticks(range(len(lengths)), [format_length(n) for n in lengths])
         axes.set_xlabel("needle depth")

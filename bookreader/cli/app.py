@@ -36,9 +36,10 @@ def _register() -> None:
     from bookreader.cli import ask, batch, cache, chat, info, passkey, read, summarize, train
     from bookreader.cli import eval as eval_cmd
     from bookreader.cli import map as map_cmd
+    from bookreader.cli import plot as plot_cmd
 
     modules: tuple = (info, chat, summarize, ask, read, batch, cache, train, passkey, eval_cmd)
-    modules += (map_cmd,)
+    modules += (map_cmd, plot_cmd)
     for module in modules:
         module.register(app)
 
