@@ -37,9 +37,10 @@ def _register() -> None:
     from bookreader.cli import eval as eval_cmd
     from bookreader.cli import map as map_cmd
     from bookreader.cli import plot as plot_cmd
+    from bookreader.cli import serve as serve_cmd
 
     modules: tuple = (info, chat, summarize, ask, read, batch, cache, train, passkey, eval_cmd)
-    modules += (map_cmd, plot_cmd)
+    modules += (map_cmd, plot_cmd, serve_cmd)
     for module in modules:
         module.register(app)
 
