@@ -35,8 +35,12 @@ def _register() -> None:
     # Command modules, one per command; each exposes `register(app)`. Add yours to the tuple.
     from bookreader.cli import ask, batch, cache, chat, info, passkey, read, summarize, train
     from bookreader.cli import eval as eval_cmd
+    from bookreader.cli import map as map_cmd
+    from bookreader.cli import plot as plot_cmd
+    from bookreader.cli import serve as serve_cmd
 
     modules: tuple = (info, chat, summarize, ask, read, batch, cache, train, passkey, eval_cmd)
+    modules += (map_cmd, plot_cmd, serve_cmd)
     for module in modules:
         module.register(app)
 

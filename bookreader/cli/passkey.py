@@ -116,6 +116,12 @@ def passkey(
     batch_size: int = typer.Option(16, "--batch-size", help="Trials read together."),
     threads: int = typer.Option(0, "--threads", help="CPU threads (0: torch's default)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (bookreader.passkey/1)."),
+    plot: Path | None = typer.Option(
+        None,
+        "--plot",
+        help="Also draw accuracy per length and depth (.png/.svg/.pdf), memory on and off side "
+        "by side: runs the --no-memory control too.",
+    ),
 ) -> None:
     """Passkey retrieval accuracy per input length and needle position."""
     from bookreader.evals.passkey import format_length, parse_length, run_passkey
@@ -131,6 +137,11 @@ def passkey(
         raise UsageError("--trials and --batch-size must be >= 1")
     if haystack is not None and not haystack.is_file():
         raise UsageError(f"--haystack: no such file: {haystack}")
+    if plot is not None:
+        from bookreader.plots import check_image_path, require_matplotlib
+
+        check_image_path(plot, "--plot")
+        require_matplotlib()  # before the run, not after it
     net = load_infini_model(model, threads)
     hay = _haystack(haystack, getattr(net, "codec", None))
     console = stderr_console()
@@ -143,14 +154,17 @@ def passkey(
             markup=False,
         )
 
-    try:
-        cells = run_passkey(
-            net, length_list, position_list, trials,
-            memory=not no_memory, seed=seed, batch_size=batch_size, on_cell=on_cell,
-            haystack=hay, exact_length=exact_length, intro=intro,
-        )  # fmt: skip
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    def run(memory: bool) -> list[Any]:
+        try:
+            return run_passkey(
+                net, length_list, position_list, trials,
+                memory=memory, seed=seed, batch_size=batch_size, on_cell=on_cell,
+                haystack=hay, exact_length=exact_length, intro=intro,
+            )  # fmt: skip
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+
+    cells = run(not no_memory)
     data = {
         "schema": PASSKEY_SCHEMA,
         "model": str(model),
@@ -163,6 +177,15 @@ def passkey(
         "seed": seed,
         "cells": [cell.to_dict() for cell in cells],
     }
+    if plot is not None:
+        from bookreader.plots import draw_passkey
+
+        panels = [("memory off (control)" if no_memory else "memory on", data["cells"])]
+        if not no_memory:  # the same keys and layouts (same seed), every gate closed
+            console.print("memory off (control):", markup=False)
+            panels.append(("memory off (control)", [c.to_dict() for c in run(False)]))
+        draw_passkey(panels, f"passkey retrieval: {model.name}, haystack {hay.name}", plot)
+        console.print(f"wrote {plot}", markup=False)
     if as_json:
         print_json(data)
         return

@@ -29,6 +29,7 @@ from bookreader.book import Book, Citation
 from bookreader.engines.base import BookState, Engine, Summary
 from bookreader.errors import BookreaderError
 from bookreader.tui.history import History, Turn
+from bookreader.tui.screens.map import MapChoice, MapScreen
 from bookreader.tui.screens.passage import PassageScreen
 from bookreader.tui.widgets.chapter_list import ChapterList, chapter_index_of, chapter_name
 from bookreader.tui.widgets.conversation import AnswerMessage, CitationLink, Conversation
@@ -70,6 +71,7 @@ class ChatScreen(Screen[None]):
         Binding("escape", "stop", "Stop"),  # the answer or summary being written
         Binding("ctrl+s", "summarize", "Summarize"),
         Binding("ctrl+l", "clear", "Clear"),
+        Binding("f2", "map", "Map"),  # the names-by-chapter map; a cell asks about it
         Binding("tab", "app.focus_next", "Pane"),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
@@ -391,6 +393,16 @@ class ChatScreen(Screen[None]):
             self.history.turns = []
             self.bookreader.history_store.delete(self.history.sha256)
         self.notify("Conversation cleared.")
+
+    def action_map(self) -> None:
+        if self.book is None:
+            self.notify("The book is still being opened.", severity="warning")
+            return
+        self.app.push_screen(MapScreen(self.book), callback=self._ask_from_map)
+
+    def _ask_from_map(self, choice: MapChoice | None) -> None:
+        if choice is not None:
+            self.ask(choice.question, chapter=choice.chapter)
 
     @on(CitationLink.Opened)
     def _open_citation(self, event: CitationLink.Opened) -> None:

@@ -17,6 +17,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "in the chapter list: ask what happens in that chapter"),
     ("ctrl+s", "summarize the book, or the chapter highlighted in the list"),
     ("ctrl+l", "clear the conversation (and its saved history)"),
+    ("F2", "the map: main names by chapter; enter on a cell asks about it"),
     ("tab / shift+tab", "move between chapters, conversation and input"),
     ("← / →", "in the conversation: move between citations"),
     ("enter / click", "on a citation: open the passage it cites"),
