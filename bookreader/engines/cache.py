@@ -14,7 +14,7 @@ book (new sha256), another model or revision, or an older cache format never reu
 An engine's index object in `state.extra["_index"]` is saved when it has `save(folder)`; a
 loaded state names its folder in `extra["_index_path"]`. Writes are atomic: the memory file and
 the index folder get fresh names, `state.json` is written to a temporary file
-in the same folder and renamed over the old one (os.replace), and only then are memory files that
+in the same folder and renamed over the old one (`bookreader.fileio`), and only then are memory files that
 the new record does not name removed. A reader sees the old entry or the new one, never a mix.
 
 state.json schema (format 1):
@@ -33,10 +33,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import secrets
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +43,7 @@ from typing import Any
 from bookreader import paths
 from bookreader.book import Book, Chapter, PageMark, Passage
 from bookreader.engines.base import BookState
+from bookreader.fileio import atomic_write, atomic_write_text, replace_durably
 from bookreader.loaders import LOADER_VERSION
 
 CACHE_FORMAT_VERSION = 1
@@ -108,22 +107,6 @@ def file_sha256(path: Path) -> str:
 
 def states_dir() -> Path:
     return paths.cache_dir() / "states"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
 
 
 # -- (de)serialising a state ------------------------------------------------------------------
@@ -234,9 +217,10 @@ class StateCache:
         memory_file = index_dir = None
         if state.memory is not None:
             memory_file = f"memory-{token}.safetensors"
-            tmp = folder / f".{memory_file}.tmp"
-            state.memory.save(tmp, metadata={"book_sha256": key.book_sha256})
-            os.replace(tmp, folder / memory_file)
+            metadata = {"book_sha256": key.book_sha256}
+            atomic_write(
+                folder / memory_file, lambda tmp: state.memory.save(tmp, metadata=metadata)
+            )
         index = state.extra.get("_index")
         if index is not None and hasattr(index, "save"):
             index_dir = f"index-{token}"
@@ -244,7 +228,7 @@ class StateCache:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             index.save(tmp)
-            os.replace(tmp, folder / index_dir)
+            replace_durably(tmp, folder / index_dir)
         record = {
             "format_version": CACHE_FORMAT_VERSION,
             "key": asdict(key),

@@ -334,12 +334,8 @@ def chapter_of(book: Book, index: int) -> Chapter:
 
 
 def chapter_label(book: Book, index: int) -> str:
-    """How an answer names a chapter: 'chapter 3, "The Wreck"', or just its title when that
-    already says "Chapter 3"."""
-    title = chapter_of(book, index).title
-    if title.lower().startswith("chapter"):
-        return f'"{title}"'
-    return f'chapter {index + 1}, "{title}"'
+    """How an answer names a chapter (see `Chapter.label`); a usage error for one not in it."""
+    return chapter_of(book, index).label()
 
 
 def chapter_reference_terms(chapter: Chapter) -> set[str]:

@@ -116,12 +116,11 @@ class NativeBackend:
     """A bookreader.infini InfiniTransformer checkpoint with its byte tokenizer."""
 
     def __init__(self, folder: Path, device: str | None = None) -> None:
-        import torch
-
+        from bookreader.devices import resolve_device
         from bookreader.infini.model import InfiniTransformer
         from bookreader.infini.tokenizer import ByteTokenizer
 
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = str(resolve_device(device))
         try:
             self.model = InfiniTransformer.load(folder, device=self.device).eval()
         except Exception as error:  # damaged weights raise safetensors' own error types

@@ -21,6 +21,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Pretra
 from transformers import __version__ as transformers_version
 
 import bookreader.hf.modeling  # noqa: F401  (registers the infini_* model types)
+from bookreader.devices import resolve_device
 from bookreader.errors import ModelUnavailable, UsageError
 from bookreader.hf.configuration import FAMILIES, is_infini_config, validate_infini_fields
 from bookreader.hf.convert import infinify
@@ -30,12 +31,6 @@ DEFAULT_SEGMENT_LEN = 2048
 # original model and still trainable (a gate at -30 could never be trained open).
 DEFAULT_CONVERSION_GATE = -4.0
 _TRUE = ("1", "true", "yes", "on")
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bookreader.devices import resolve_device
 from bookreader.errors import BookreaderError, UsageError
 from bookreader.infini import InfiniConfig, InfiniState, InfiniTransformer, LayerMemory, LayerState
 from bookreader.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -305,14 +306,6 @@ class TrainResult:
     model_dir: Path | None
     last_metrics: dict[str, Any]
     losses: list[float]  # loss of each step run in this call, in order
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"device {name} asked for, but no CUDA GPU is available")
-    return torch.device(name)
 
 
 def build_model(recipe: Recipe) -> InfiniTransformer | HFInfiniModel:
