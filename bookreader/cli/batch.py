@@ -119,8 +119,7 @@ def summarize_book(book: str, out: str, name: str, settings: dict[str, Any]) -> 
         engine = _engine(config)
         state = read_book(Path(book), engine)
         warnings = list(state.book.warnings)
-        options = {"strategy": config.strategy} if config.engine == "infini" else {}
-        summary = engine.summarize(state, length=config.length, **options)
+        summary = engine.summarize(state, length=config.length)
         document = output.summary_document(summary, state)
         document["book"]["sha256"] = file_sha256(Path(book))  # what resume compares against
         markdown = output.render_summary(summary, state, "markdown")

@@ -149,7 +149,11 @@ def build_engine(settings: Settings) -> Engine:
     from bookreader.engines.registry import create_engine
 
     return create_engine(
-        settings.engine, model=settings.model, device=settings.device, dtype=settings.dtype
+        settings.engine,
+        model=settings.model,
+        device=settings.device,
+        dtype=settings.dtype,
+        strategy=settings.strategy,  # type: ignore[arg-type]  (checked by Settings)
     )
 
 

@@ -11,8 +11,8 @@ The key is the book file's sha256, the engine name, the model id, the model revi
 `CACHE_FORMAT_VERSION` and the loaders' `LOADER_VERSION`. `state.json` repeats the whole key and `load` checks it, so a changed
 book (new sha256), another model or revision, or an older cache format never reuses an entry.
 
-An engine's index object in `state.extra["_index"]` is saved when it has `save(folder)`; a
-loaded state names its folder in `extra["_index_path"]`. Writes are atomic: the memory file and
+A state's passage index (`state.index`) is saved in a folder of its own; a loaded state names
+that folder in `state.index_path` and the engine loads the index when it first needs it. Writes are atomic: the memory file and
 the index folder get fresh names, `state.json` is written to a temporary file
 in the same folder and renamed over the old one (`bookreader.fileio`), and only then are memory files that
 the new record does not name removed. A reader sees the old entry or the new one, never a mix.
@@ -24,7 +24,8 @@ state.json schema (format 1):
      number, label]], source, front_matter}], front_matter: [...], source_words, skipped},
      "passages": [{id, chapter_index, chapter_title, start,
      end, pages}], "tokens_read", "memory_bytes", "memory_file": name | null,
-     "index_dir": name | null, "extra": {...}}
+     "index_dir": name | null, "segment_len": int | null (infini), "extra": {...}}
+(Entries written before `segment_len` had its own field kept it in "extra"; both are read.)
 Passage texts are not stored twice: they are slices of the chapter texts.
 """
 
@@ -193,11 +194,6 @@ def _passages_from_dicts(items: list[dict[str, Any]], book: Book) -> list[Passag
     ]
 
 
-def _public_extra(extra: dict[str, Any]) -> dict[str, Any]:
-    """Engine extras worth keeping: JSON values under names not starting with '_'."""
-    return {k: v for k, v in extra.items() if not k.startswith("_")}
-
-
 # -- the cache ----------------------------------------------------------------------------------
 
 
@@ -221,8 +217,8 @@ class StateCache:
             atomic_write(
                 folder / memory_file, lambda tmp: state.memory.save(tmp, metadata=metadata)
             )
-        index = state.extra.get("_index")
-        if index is not None and hasattr(index, "save"):
+        index = state.index
+        if index is not None:
             index_dir = f"index-{token}"
             tmp = folder / f".{index_dir}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
@@ -239,7 +235,8 @@ class StateCache:
             "memory_bytes": state.memory_bytes,
             "memory_file": memory_file,
             "index_dir": index_dir,
-            "extra": _public_extra(state.extra),
+            "segment_len": state.segment_len,
+            "extra": state.extra,
         }
         atomic_write_text(folder / STATE_FILE, json.dumps(record, ensure_ascii=False))
         self._remove_unreferenced(folder, {STATE_FILE, memory_file, index_dir})
@@ -277,9 +274,9 @@ class StateCache:
         except (KeyError, TypeError, ValueError, OSError):
             return None  # a damaged entry is rebuilt, never trusted
         extra = dict(record.get("extra") or {})
+        segment_len = record.get("segment_len", extra.pop("segment_len", None))
         index_dir = record.get("index_dir")
-        if index_dir and (folder / index_dir).is_dir():
-            extra["_index_path"] = folder / index_dir  # the engine loads it when it needs it
+        index_path = folder / index_dir if index_dir and (folder / index_dir).is_dir() else None
         return BookState(
             book=book,
             engine=key.engine,
@@ -289,6 +286,8 @@ class StateCache:
             memory=memory,
             memory_bytes=record["memory_bytes"],
             cache_hit=True,
+            index_path=index_path,
+            segment_len=segment_len,
             extra=extra,
         )
 

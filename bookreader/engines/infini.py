@@ -33,11 +33,13 @@ from typing import Any, Protocol
 
 from bookreader.book import Book, Citation, Passage
 from bookreader.engines.base import (
+    STRATEGIES,
     AnswerChunk,
     BookState,
     ChapterSummary,
     Length,
     ProgressCallback,
+    Strategy,
     Summary,
 )
 from bookreader.engines.capabilities import (
@@ -48,8 +50,15 @@ from bookreader.engines.capabilities import (
     is_native_checkpoint,
     require_generation,
 )
-from bookreader.engines.extractive import ExtractiveEngine, Hit, PassageIndex, chapter_label
 from bookreader.engines.passages import book_passages, terms
+from bookreader.engines.retrieval import (
+    Hit,
+    PassageIndex,
+    chapter_label,
+    chapter_of,
+    passage_index,
+    search,
+)
 from bookreader.errors import ModelUnavailable, UsageError
 
 ENGINE_NAME = "infini"
@@ -225,11 +234,17 @@ def load_backend(name: str, device: str | None = None, dtype: str | None = None)
 @dataclass
 class InfiniEngine:
     backend: Backend
+    # Summaries: "hierarchical" (segment -> chapter -> book; any instruct model) or "memory"
+    # (generated from the memory of the whole book; needs a model adapted to it).
+    strategy: Strategy = "hierarchical"
     answer_tokens: int = ANSWER_TOKENS
     note_tokens: int = NOTE_TOKENS
     new_tokens: dict[str, int] | None = None
 
     name = ENGINE_NAME
+
+    def __post_init__(self) -> None:
+        _check_strategy(self.strategy)
 
     @classmethod
     def from_name(
@@ -277,9 +292,9 @@ class InfiniEngine:
             tokens_read=memory.tokens_read,
             memory=memory,
             memory_bytes=memory.nbytes,
+            index=PassageIndex.build(passages),
+            segment_len=self.backend.segment_len,
         )
-        state.extra["_index"] = PassageIndex.build(passages)
-        state.extra["segment_len"] = self.backend.segment_len
         return state
 
     # -- questions ------------------------------------------------------------------------------
@@ -306,7 +321,7 @@ class InfiniEngine:
     def context_hits(self, state: BookState, question: str, chapter: int | None) -> list[Hit]:
         """The retrieved passages shown to the model: best first, as many as fit in one segment
         less `PROMPT_RESERVE`, between MIN_ and MAX_CONTEXT_PASSAGES."""
-        hits = ExtractiveEngine().search(state, question, k=MAX_CONTEXT_PASSAGES, chapter=chapter)
+        hits = search(state, question, k=MAX_CONTEXT_PASSAGES, chapter=chapter)
         budget = int(self.backend.segment_len * (1 - PROMPT_RESERVE))
         shown: list[Hit] = []
         used = 0
@@ -343,14 +358,14 @@ class InfiniEngine:
         length: Length = "medium",
         chapter: int | None = None,
         progress: ProgressCallback | None = None,
-        strategy: str = "hierarchical",
+        strategy: str | None = None,
     ) -> Summary:
+        """A summary by the engine's `strategy`, or by `strategy` when given."""
         self.require("summarize")
+        strategy = _check_strategy(strategy or self.strategy)
         if strategy == "memory":
             return self._from_memory(state, length, chapter, progress)
-        if strategy == "hierarchical":
-            return self._hierarchical(state, length, chapter, progress)
-        raise UsageError(f"--strategy {strategy}: not one of memory, hierarchical")
+        return self._hierarchical(state, length, chapter, progress)
 
     def _tokens(self, length: str) -> int:
         return (self.new_tokens or NEW_TOKENS)[length]
@@ -366,7 +381,7 @@ class InfiniEngine:
         chapters = []
         memory = state.memory
         if chapter is not None:
-            ch = _chapter(state, chapter)
+            ch = chapter_of(state.book, chapter)
             memory = self.backend.read(self.backend.encode(ch.text), None, progress)
         text = self._generate(memory, ask, self._tokens(length))
         if chapter is not None:
@@ -384,7 +399,7 @@ class InfiniEngine:
     def _hierarchical(
         self, state: BookState, length: str, chapter: int | None, progress: ProgressCallback | None
     ) -> Summary:
-        chapters = state.book.chapters if chapter is None else [_chapter(state, chapter)]
+        chapters = state.book.chapters if chapter is None else [chapter_of(state.book, chapter)]
         pieces = {c.index: self._pieces(state.passages, c.index) for c in chapters}
         total = sum(len(p) for p in pieces.values()) + len(chapters) + (chapter is None)
         done = 0
@@ -450,16 +465,15 @@ class InfiniEngine:
         return pieces
 
 
-def _chapter(state: BookState, number: int) -> Any:
-    for ch in state.book.chapters:
-        if ch.index == number:
-            return ch
-    raise UsageError(f"chapter index {number} is not in the book")
+def _check_strategy(strategy: str) -> Strategy:
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--strategy {strategy}: not one of {', '.join(STRATEGIES)}")
+    return strategy  # type: ignore[return-value]
 
 
 def _cite(state: BookState, text: str, chapter: int | None) -> tuple[Citation, ...]:
     """The passage (of `chapter`, or of the book) sharing most weight with a generated text."""
-    index = ExtractiveEngine.index(state)
+    index = passage_index(state)
     scores = index.scores(sorted(set(terms(text))))
     if chapter is not None:
         scores = scores * (index.chapters == chapter)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bookreader.book import Book
-from bookreader.engines.base import BookState, Engine, ProgressCallback
+from bookreader.engines.base import BookState, Engine, ProgressCallback, Strategy
 from bookreader.engines.cache import CacheKey, StateCache, file_sha256
 from bookreader.errors import UsageError
 
@@ -23,10 +23,12 @@ def create_engine(
     model: str | None = None,
     device: str | None = None,
     dtype: str | None = None,
+    strategy: Strategy | None = None,
     **options: object,
 ) -> Engine:
     """The engine called `name`. `infini` needs `model`: a hub id, a local Hugging Face folder
-    or a bookreader.infini checkpoint folder."""
+    or a bookreader.infini checkpoint folder; `strategy` chooses how it summarizes (the
+    extractive engine has one way only and ignores it)."""
     if name == "extractive":
         from bookreader.engines.extractive import ExtractiveEngine
 
@@ -36,6 +38,8 @@ def create_engine(
             raise UsageError("the infini engine needs --model (a hub id or a model folder)")
         from bookreader.engines.infini import InfiniEngine
 
+        if strategy is not None:
+            options["strategy"] = strategy
         return InfiniEngine.from_name(model, device=device, dtype=dtype, **options)
     raise UsageError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
 
