@@ -162,9 +162,12 @@ class NativeBackend:
     def stream(self, state: Any, prompt: str, max_new_tokens: int) -> Iterator[str]:
         import torch
 
+        from bookreader.infini.stream import TokenStream
+
         ids = torch.tensor([self.encode(prompt)], dtype=torch.long, device=self.device)
         decoder = self.tokenizer.stream_decoder()
-        for token in self.model.stream(ids, state, max_new_tokens, eos_id=self.tokenizer.eos_id):
+        eos = self.tokenizer.eos_id
+        for token in TokenStream(self.model, ids, state, max_new_tokens, eos_id=eos):
             if token == self.tokenizer.eos_id:
                 break
             if text := decoder.push(token):

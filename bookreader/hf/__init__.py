@@ -2,7 +2,7 @@
 transformers.
 
     from bookreader.hf import infinify, load_model
-    model = infinify(hf_model, segment_len=64, update="delta", gate_init=0.0)
+    model = infinify(hf_model, segment_len=64, memory_update="delta", gate_init=0.0)
     out = model(input_ids)        # any length: read segment by segment, memory carried
     out.logits, out.state         # out.state: an InfiniState (memory + current segment cache)
 

@@ -131,15 +131,15 @@ def load_model(
     dtype: str | torch.dtype = "auto",
     *,
     segment_len: int | None = None,
-    update: str | None = None,
+    memory_update: str | None = None,
     gate_init: float = DEFAULT_CONVERSION_GATE,
     local_files_only: bool | None = None,
 ) -> Any:
     """An Infini-attention causal LM in eval mode on `device`.
 
     A converted checkpoint keeps its saved segment length and update rule unless `segment_len`
-    / `update` override them (both are reading parameters, not weights). A plain checkpoint is
-    converted with segment_len (default 2048), update (default "delta") and gate_init.
+    / `memory_update` override them (both are reading parameters, not weights). A plain checkpoint is
+    converted with segment_len (default 2048), memory_update (default "delta") and gate_init.
     local_files_only (default: the HF_HUB_OFFLINE environment variable) forbids the network.
     Raises ModelUnavailable (no such model, no network, unsupported family) or UsageError (a
     segment length or update rule that cannot be used).
@@ -153,7 +153,7 @@ def load_model(
     try:
         if is_infini_config(config):
             config.segment_len = segment_len or config.segment_len
-            config.memory_update = update or config.memory_update
+            config.memory_update = memory_update or config.memory_update
             validate_infini_fields(config.segment_len, config.memory_update, config.memory_eps)
             model = AutoModelForCausalLM.from_pretrained(name, config=config, **load_kwargs)
         elif config.model_type in FAMILIES:
@@ -161,7 +161,7 @@ def load_model(
             model = infinify(
                 model,
                 segment_len=segment_len or DEFAULT_SEGMENT_LEN,
-                update=update or "delta",
+                memory_update=memory_update or "delta",
                 gate_init=gate_init,
             )
         else:

@@ -7,7 +7,8 @@ Two pieces:
   RoPE; local attention uses them after RoPE at positions that restart at 0 in every segment.
   The step itself (local SDPA, eq. 7 retrieve, eq. 10 gate, eqs. 8-9 fold) is
   `bookreader.infini.attention.infini_attention_step`, shared with the standalone model.
-- `InfiniCausalLMMixin` in front of the family's `...ForCausalLM`: its forward splits any
+- `InfiniCausalLMMixin` in front of the family's `...ForCausalLM` (the classes
+  `InfiniLlamaForCausalLM` ... `InfiniGraniteForCausalLM` below): its forward splits any
   input at segment boundaries, runs the unchanged decoder stack on each piece and carries the
   `InfiniState` (memory + current-segment cache) from piece to piece.
 
@@ -27,11 +28,32 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    GemmaForCausalLM,
+    GraniteForCausalLM,
+    LlamaForCausalLM,
+    MistralForCausalLM,
+    PretrainedConfig,
+    PreTrainedModel,
+    Qwen2ForCausalLM,
+    Qwen3ForCausalLM,
+)
 from transformers.utils import ModelOutput
 
-from bookreader.hf.configuration import CONFIG_CLASSES, FAMILIES, Family
+from bookreader.hf.configuration import (
+    CONFIG_CLASSES,
+    FAMILIES,
+    InfiniGemmaConfig,
+    InfiniGraniteConfig,
+    InfiniLlamaConfig,
+    InfiniMistralConfig,
+    InfiniQwen2Config,
+    InfiniQwen3Config,
+)
 from bookreader.infini.attention import infini_attention_step, segment_pieces
+from bookreader.infini.memory import UpdateRule
 from bookreader.infini.rope import apply_rope
 from bookreader.infini.state import InfiniState, LayerState
 
@@ -55,8 +77,8 @@ class PieceContext:
     cos: Tensor  # (segment_len, d) RoPE table for positions 0..segment_len-1 of a segment
     sin: Tensor
     segment_len: int
-    rule: str
-    eps: float
+    memory_update: UpdateRule
+    memory_eps: float
     layers_out: list[LayerState | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -126,8 +148,9 @@ class InfiniHFAttention(nn.Module):
 
         out, new_layer = infini_attention_step(
             q, k, v, q_rot, k_rot, layer, self.beta,
-            segment_len=ctx.segment_len, rule=ctx.rule, read_memory=self.read_memory,
-            eps=ctx.eps, dropout_p=self.attention_dropout if self.training else 0.0,
+            segment_len=ctx.segment_len, memory_update=ctx.memory_update,
+            read_memory=self.read_memory, memory_eps=ctx.memory_eps,
+            dropout_p=self.attention_dropout if self.training else 0.0,
         )  # fmt: skip
         ctx.layers_out[self.layer_idx] = new_layer
         out = out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)
@@ -360,7 +383,7 @@ class InfiniCausalLMMixin:
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
             "Infini-attention models generate with bookreader.hf.generation "
-            "(generate_tokens / stream_text), which carry the compressive memory"
+            "(generate_text / stream_text / GenerationStream), which carry the compressive memory"
         )
 
 
@@ -381,26 +404,55 @@ def _shifted_loss(logits: Tensor, labels: Tensor, start: int) -> tuple[Tensor, i
     return total, valid
 
 
-def _make_model_class(family: Family) -> type[PreTrainedModel]:
-    name = "Infini" + family.base_model.__name__
-    namespace = {
-        "__module__": __name__,
-        "__qualname__": name,
-        "__doc__": f"{family.base_model.__name__} with Infini-attention in every layer.",
-        "config_class": CONFIG_CLASSES[family.base_type],
-    }
-    return type(name, (InfiniCausalLMMixin, family.base_model), namespace)
+class InfiniLlamaForCausalLM(InfiniCausalLMMixin, LlamaForCausalLM):
+    """LlamaForCausalLM with Infini-attention in every layer."""
+
+    config_class = InfiniLlamaConfig
 
 
+class InfiniMistralForCausalLM(InfiniCausalLMMixin, MistralForCausalLM):
+    """MistralForCausalLM with Infini-attention in every layer."""
+
+    config_class = InfiniMistralConfig
+
+
+class InfiniQwen2ForCausalLM(InfiniCausalLMMixin, Qwen2ForCausalLM):
+    """Qwen2ForCausalLM with Infini-attention in every layer."""
+
+    config_class = InfiniQwen2Config
+
+
+class InfiniQwen3ForCausalLM(InfiniCausalLMMixin, Qwen3ForCausalLM):
+    """Qwen3ForCausalLM with Infini-attention in every layer."""
+
+    config_class = InfiniQwen3Config
+
+
+class InfiniGemmaForCausalLM(InfiniCausalLMMixin, GemmaForCausalLM):
+    """GemmaForCausalLM with Infini-attention in every layer."""
+
+    config_class = InfiniGemmaConfig
+
+
+class InfiniGraniteForCausalLM(InfiniCausalLMMixin, GraniteForCausalLM):
+    """GraniteForCausalLM with Infini-attention in every layer."""
+
+    config_class = InfiniGraniteConfig
+
+
+# Family base type ("llama") -> its Infini model class.
 MODEL_CLASSES: dict[str, type[PreTrainedModel]] = {
-    base_type: _make_model_class(family) for base_type, family in FAMILIES.items()
+    cls.config_class.model_type.removeprefix("infini_"): cls
+    for cls in (
+        InfiniLlamaForCausalLM,
+        InfiniMistralForCausalLM,
+        InfiniQwen2ForCausalLM,
+        InfiniQwen3ForCausalLM,
+        InfiniGemmaForCausalLM,
+        InfiniGraniteForCausalLM,
+    )
 }
-InfiniLlamaForCausalLM = MODEL_CLASSES["llama"]
-InfiniMistralForCausalLM = MODEL_CLASSES["mistral"]
-InfiniQwen2ForCausalLM = MODEL_CLASSES["qwen2"]
-InfiniQwen3ForCausalLM = MODEL_CLASSES["qwen3"]
-InfiniGemmaForCausalLM = MODEL_CLASSES["gemma"]
-InfiniGraniteForCausalLM = MODEL_CLASSES["granite"]
+assert set(MODEL_CLASSES) == set(FAMILIES), "every family needs its Infini model class"
 
 
 def register() -> None:
