@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from bookreader.book import Book, Citation, Passage
 
 if TYPE_CHECKING:
+    from bookreader.engines.index import PassageIndex
     from bookreader.engines.passages import SentenceInfo
-    from bookreader.engines.retrieval import PassageIndex
 
 Length = Literal["short", "medium", "long"]
 Strategy = Literal["memory", "hierarchical"]

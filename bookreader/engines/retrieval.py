@@ -4,7 +4,7 @@ that answers a question from it.
 The extractive engine quotes what `lookup` finds; the infini engine shows the same passages to
 its model and cites them. Neither engine imports the other: both import this module.
 
-- `PassageIndex`: BM25 (bm25s) over passages, saved next to a cached state.
+- `PassageIndex` (in `index.py`): BM25 (bm25s) over passages, saved next to a cached state.
 - `lookup`: BM25 recalls `CANDIDATES` passages; `ranking` reorders them on the question's focus
   and on how near each other its words stand, and judges whether the best ones answer it
   (else returns why not). `lookup(..., chapter=i)` searches chapter i only (a word the chapter
@@ -14,17 +14,15 @@ its model and cites them. Neither engine imports the other: both import this mod
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from bookreader.book import Book, Chapter, Citation, Passage
 from bookreader.engines.base import BookState
+from bookreader.engines.index import PassageIndex
 from bookreader.engines.passages import terms
 from bookreader.engines.ranking import (
     CANDIDATES,
@@ -48,61 +46,6 @@ CHAPTER_WORDS = frozenset(
         "section"
     )
 )
-
-
-class PassageIndex:
-    """BM25 (bm25s) over passages. Its CSC matrix doubles as an inverted index: the passages
-    holding a term give document frequencies (IDF weights for coverage) and term membership.
-    `save`/`load` persist it next to the cached state, so a cached ask tokenizes nothing."""
-
-    def __init__(self, passages: Sequence[Passage], bm25: Any) -> None:
-        self.passages = list(passages)
-        self.bm25 = bm25
-        self.vocab: dict[str, int] = bm25.vocab_dict
-        self.chapters = np.array([p.chapter_index for p in self.passages], dtype=np.int64)
-
-    @classmethod
-    def build(
-        cls, passages: Sequence[Passage], passage_terms: Sequence[list[str]] | None = None
-    ) -> PassageIndex:
-        import bm25s  # imported here: engines load lazily, the CLI starts fast
-
-        if passage_terms is None:
-            passage_terms = [terms(p.text) for p in passages]
-        bm25 = bm25s.BM25()
-        bm25.index(list(passage_terms) or [[]], show_progress=False)
-        return cls(passages, bm25)
-
-    def save(self, folder: Path) -> None:
-        self.bm25.save(str(folder))
-
-    @classmethod
-    def load(cls, folder: Path, passages: Sequence[Passage]) -> PassageIndex:
-        import bm25s
-
-        return cls(passages, bm25s.BM25.load(str(folder)))
-
-    def holding(self, term: str) -> np.ndarray:
-        """Ids of the passages that contain `term`."""
-        column = self.vocab.get(term)
-        indptr = self.bm25.scores["indptr"]
-        if column is None or column + 1 >= len(indptr):
-            return np.zeros(0, dtype=np.int64)
-        return self.bm25.scores["indices"][indptr[column] : indptr[column + 1]]
-
-    def knows(self, term: str) -> bool:
-        return len(self.holding(term)) > 0
-
-    def idf(self, term: str) -> float:
-        n = max(len(self.passages), 1)
-        df = len(self.holding(term))
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-
-    def scores(self, query_terms: Iterable[str]) -> np.ndarray:
-        known = [t for t in query_terms if self.knows(t)]
-        if not known:
-            return np.zeros(len(self.passages), dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
 
 @dataclass(frozen=True)
