@@ -15,8 +15,9 @@ from transformers import PreTrainedTokenizerFast
 
 from bookreader.book import Book, Chapter, Citation
 from bookreader.engines import registry
+from bookreader.engines.backends import HFBackend, NativeBackend
 from bookreader.engines.cache import StateCache
-from bookreader.engines.capabilities import CAPABILITIES_FILE
+from bookreader.engines.capabilities import CAPABILITIES_FILE, is_native_checkpoint
 from bookreader.engines.extractive import ExtractiveEngine
 from bookreader.engines.infini import (
     MAX_CONTEXT_PASSAGES,
@@ -25,10 +26,7 @@ from bookreader.engines.infini import (
     RAW_LABEL,
     RAW_SUMMARY_NOTICE,
     RETRIEVAL_NOTE,
-    HFBackend,
     InfiniEngine,
-    NativeBackend,
-    is_native_checkpoint,
 )
 from bookreader.errors import ModelUnavailable, UsageError
 from bookreader.infini.model import InfiniConfig, InfiniTransformer
