@@ -19,24 +19,20 @@ from pathlib import Path
 _NEW_FILE_MODE = 0o666  # narrowed by the process umask in os.open, as open() does
 
 
-def fsync_directory(folder: Path) -> None:
-    """Make a rename or a new entry in `folder` durable. Windows cannot open a folder for
-    fsync (nor needs to): there it is a no-op."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's) data and metadata to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_directory(folder: Path) -> None:
+    """Make a rename or a new entry in `folder` durable. Windows cannot open a folder for
+    fsync (nor needs to): there it is a no-op."""
+    if os.name == "posix":
+        _fsync(folder)
 
 
 def temporary_sibling(path: Path) -> Path:
@@ -62,7 +58,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _NEW_FILE_MODE))
     try:
         write(temporary)
-        _fsync_file(temporary)
+        _fsync(temporary)
         replace_durably(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -233,15 +233,7 @@ class InfiniEngine:
         text = self._generate(memory, ask, self._tokens(length))
         if chapter is not None:
             chapters.append(ChapterSummary(ch.index, ch.title, text, _cite(state, text, ch.index)))
-        return Summary(
-            text=text,
-            chapters=tuple(chapters),
-            engine=self.name,
-            length=length,  # type: ignore[arg-type]
-            strategy="memory",
-            notice=self.summary_notice(),
-            citations=_cite(state, text, chapter),
-        )
+        return self._summary(state, text, chapters, length, "memory", chapter)
 
     def _hierarchical(
         self, state: BookState, length: str, chapter: int | None, progress: ProgressCallback | None
@@ -284,14 +276,26 @@ class InfiniEngine:
                 self._tokens(length),
             )
             step()
+        return self._summary(state, book_text, summaries, length, "hierarchical", chapter)
+
+    def _summary(
+        self,
+        state: BookState,
+        text: str,
+        chapters: list[ChapterSummary],
+        length: str,
+        strategy: Strategy,
+        chapter: int | None,
+    ) -> Summary:
+        """The summary as both strategies return it: cited, with the model's notice."""
         return Summary(
-            text=book_text,
-            chapters=tuple(summaries),
+            text=text,
+            chapters=tuple(chapters),
             engine=self.name,
             length=length,  # type: ignore[arg-type]
-            strategy="hierarchical",
+            strategy=strategy,
             notice=self.summary_notice(),
-            citations=_cite(state, book_text, chapter),
+            citations=_cite(state, text, chapter),
         )
 
     def _pieces(self, passages: Sequence[Passage], chapter_index: int) -> list[str]:

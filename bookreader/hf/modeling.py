@@ -42,16 +42,8 @@ from transformers import (
 )
 from transformers.utils import ModelOutput
 
-from bookreader.hf.configuration import (
-    CONFIG_CLASSES,
-    FAMILIES,
-    InfiniGemmaConfig,
-    InfiniGraniteConfig,
-    InfiniLlamaConfig,
-    InfiniMistralConfig,
-    InfiniQwen2Config,
-    InfiniQwen3Config,
-)
+from bookreader.hf import configuration
+from bookreader.hf.configuration import CONFIG_CLASSES, FAMILIES
 from bookreader.infini.attention import infini_attention_step, segment_pieces
 from bookreader.infini.memory import UpdateRule
 from bookreader.infini.rope import apply_rope
@@ -407,37 +399,37 @@ def _shifted_loss(logits: Tensor, labels: Tensor, start: int) -> tuple[Tensor, i
 class InfiniLlamaForCausalLM(InfiniCausalLMMixin, LlamaForCausalLM):
     """LlamaForCausalLM with Infini-attention in every layer."""
 
-    config_class = InfiniLlamaConfig
+    config_class = configuration.InfiniLlamaConfig
 
 
 class InfiniMistralForCausalLM(InfiniCausalLMMixin, MistralForCausalLM):
     """MistralForCausalLM with Infini-attention in every layer."""
 
-    config_class = InfiniMistralConfig
+    config_class = configuration.InfiniMistralConfig
 
 
 class InfiniQwen2ForCausalLM(InfiniCausalLMMixin, Qwen2ForCausalLM):
     """Qwen2ForCausalLM with Infini-attention in every layer."""
 
-    config_class = InfiniQwen2Config
+    config_class = configuration.InfiniQwen2Config
 
 
 class InfiniQwen3ForCausalLM(InfiniCausalLMMixin, Qwen3ForCausalLM):
     """Qwen3ForCausalLM with Infini-attention in every layer."""
 
-    config_class = InfiniQwen3Config
+    config_class = configuration.InfiniQwen3Config
 
 
 class InfiniGemmaForCausalLM(InfiniCausalLMMixin, GemmaForCausalLM):
     """GemmaForCausalLM with Infini-attention in every layer."""
 
-    config_class = InfiniGemmaConfig
+    config_class = configuration.InfiniGemmaConfig
 
 
 class InfiniGraniteForCausalLM(InfiniCausalLMMixin, GraniteForCausalLM):
     """GraniteForCausalLM with Infini-attention in every layer."""
 
-    config_class = InfiniGraniteConfig
+    config_class = configuration.InfiniGraniteConfig
 
 
 # Family base type ("llama") -> its Infini model class.
