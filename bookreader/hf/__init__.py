@@ -13,6 +13,7 @@ infini_qwen3, infini_gemma, infini_granite) with AutoConfig and AutoModelForCaus
 with memory: see `bookreader.hf.generation`.
 """
 
+from bookreader.hf.attention import InfiniHFAttention
 from bookreader.hf.configuration import (
     CONFIG_CLASSES,
     FAMILIES,
@@ -38,7 +39,6 @@ from bookreader.hf.modeling import (
     InfiniCausalLMOutput,
     InfiniGemmaForCausalLM,
     InfiniGraniteForCausalLM,
-    InfiniHFAttention,
     InfiniLlamaForCausalLM,
     InfiniMistralForCausalLM,
     InfiniQwen2ForCausalLM,

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from transformers import PreTrainedModel
 
+from bookreader.hf.attention import swap_attention
 from bookreader.hf.configuration import family_of, is_infini_config, to_infini_config
-from bookreader.hf.modeling import MODEL_CLASSES, swap_attention
+from bookreader.hf.modeling import MODEL_CLASSES
 from bookreader.infini.memory import DEFAULT_EPS
 
 

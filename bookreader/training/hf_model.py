@@ -126,7 +126,7 @@ class HFInfiniModel(nn.Module):
 
     @property
     def memory_enabled(self) -> bool:
-        from bookreader.hf.modeling import infini_attention_modules
+        from bookreader.hf.attention import infini_attention_modules
 
         return all(module.read_memory for module in infini_attention_modules(self.model))
 
