@@ -88,7 +88,7 @@ def _build(shape: dict, device: str, dtype: str, mode: str, segment_len: int) ->
         model = LlamaForCausalLM(config)
     model = model.to(dtype=getattr(torch, dtype)).eval()
     if mode == "infini":
-        model = infinify(model, segment_len=segment_len, update="delta", gate_init=-4.0)
+        model = infinify(model, segment_len=segment_len, memory_update="delta", gate_init=-4.0)
     return model
 
 

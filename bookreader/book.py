@@ -86,6 +86,13 @@ class Chapter:
                 last = mark
         return first.label, last.label
 
+    def label(self) -> str:
+        """How a sentence names the chapter: 'chapter 3, "The Wreck"', or just its title in
+        quotes when that already says "Chapter 3"."""
+        if self.title.lower().startswith("chapter"):
+            return f'"{self.title}"'
+        return f'chapter {self.index + 1}, "{self.title}"'
+
 
 @dataclass
 class Book:

@@ -43,4 +43,6 @@ def corpus() -> Path:
 
 @pytest.fixture(scope="session")
 def samples() -> Path:
+    """The committed sample books: never skipped, a missing one fails the test that needs it."""
+    assert SAMPLES.is_dir(), f"committed samples folder {SAMPLES} is missing"
     return SAMPLES

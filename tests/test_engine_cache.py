@@ -36,7 +36,7 @@ def test_round_trip_restores_book_and_passages() -> None:
     book = make_book()
     state = ExtractiveEngine().read(book)
     state.extra["note"] = "kept"
-    state.extra["_index"] = object()  # private, in-memory only
+    state.segment_len = 64
     cache = StateCache()
     key = CacheKey(book.sha256, "extractive")
     cache.save(key, state)
@@ -45,6 +45,8 @@ def test_round_trip_restores_book_and_passages() -> None:
     assert loaded.book == book
     assert loaded.passages == state.passages == book_passages(book)
     assert loaded.extra == {"note": "kept"}
+    assert loaded.segment_len == 64
+    assert loaded.layouts is None  # in-memory only: rebuilt from the text when needed
     assert cache.folder(key).parent == paths.cache_dir() / "states"
 
 
@@ -99,7 +101,7 @@ def test_a_loaded_state_answers_from_the_saved_index() -> None:
     built = engine.read(make_book())
     cache.save(key, built)
     loaded = cache.load(key)
-    assert "_index" not in loaded.extra and loaded.extra["_index_path"].is_dir()
+    assert loaded.index is None and loaded.index_path is not None and loaded.index_path.is_dir()
     question = "Where does Word7 sit?"
     assert [h.passage for h in engine.search(loaded, question)] == [
         h.passage for h in engine.search(built, question)
@@ -215,3 +217,15 @@ def test_a_changed_file_is_read_again(tmp_path: Path, loads: list[Path]) -> None
     assert engine.reads == 2 and not state.cache_hit
     assert "dawn" in state.passages[0].text
     assert len(StateCache().entries()) == 2  # the old entry stays keyed by the old sha256
+
+
+def test_an_entry_from_before_the_typed_segment_len_still_loads() -> None:
+    cache = StateCache()
+    key = CacheKey("cd" * 32, "extractive")
+    folder = cache.save(key, ExtractiveEngine().read(make_book()))
+    record = json.loads((folder / "state.json").read_text())
+    del record["segment_len"]
+    record["extra"] = {"segment_len": 128}  # where older entries kept it
+    (folder / "state.json").write_text(json.dumps(record))
+    loaded = cache.load(key)
+    assert loaded is not None and loaded.segment_len == 128 and loaded.extra == {}

@@ -15,8 +15,9 @@ from transformers import PreTrainedTokenizerFast
 
 from bookreader.book import Book, Chapter, Citation
 from bookreader.engines import registry
+from bookreader.engines.backends import HFBackend, NativeBackend
 from bookreader.engines.cache import StateCache
-from bookreader.engines.capabilities import CAPABILITIES_FILE
+from bookreader.engines.capabilities import CAPABILITIES_FILE, is_native_checkpoint
 from bookreader.engines.extractive import ExtractiveEngine
 from bookreader.engines.infini import (
     MAX_CONTEXT_PASSAGES,
@@ -25,13 +26,11 @@ from bookreader.engines.infini import (
     RAW_LABEL,
     RAW_SUMMARY_NOTICE,
     RETRIEVAL_NOTE,
-    HFBackend,
     InfiniEngine,
-    NativeBackend,
-    is_native_checkpoint,
 )
 from bookreader.errors import ModelUnavailable, UsageError
 from bookreader.infini.model import InfiniConfig, InfiniTransformer
+from bookreader.infini.stream import generate
 
 SEGMENT = 128
 SMALL = {"answer_tokens": 6, "note_tokens": 3, "new_tokens": {"short": 4, "medium": 5, "long": 6}}
@@ -125,7 +124,7 @@ def test_ask_streams_text_then_citations(native: InfiniEngine) -> None:
     assert "nineteen days" in prompt  # the cited passages are shown to the model
     ids = torch.tensor([native.backend.encode(prompt)])
     eos = native.backend.tokenizer.eos_id
-    expected, _ = native.backend.model.generate(ids, state.memory, max_new_tokens=6, eos_id=eos)
+    expected, _ = generate(native.backend.model, ids, state.memory, max_new_tokens=6, eos_id=eos)
     generated = native.backend.tokenizer.decode(expected[0].tolist())
     assert "".join(texts) == generated + RETRIEVAL_NOTE  # the sources: keyword search
     assert state.memory.tokens_read == state.tokens_read  # answering leaves the book state as is
@@ -171,13 +170,53 @@ def test_hierarchical_summary_prompts_pieces_chapters_and_book(native: InfiniEng
     assert [c.chapter_index for c in one.chapters] == [1] and one.text == one.chapters[0].text
 
 
+def _greedy_from(native: InfiniEngine, memory: object, prompt: str, tokens: int) -> str:
+    """The reference: the model's own greedy continuation of `prompt` after `memory`."""
+    tokenizer = native.backend.tokenizer
+    ids = torch.tensor([native.backend.encode(prompt)])
+    new, _ = generate(
+        native.backend.model, ids, memory, max_new_tokens=tokens, eos_id=tokenizer.eos_id
+    )
+    out = new[0].tolist()
+    out = out[: out.index(tokenizer.eos_id)] if tokenizer.eos_id in out else out
+    return tokenizer.decode(out).strip()
+
+
 def test_memory_summary_generates_from_the_read_state(native: InfiniEngine) -> None:
-    state = native.read(make_book(3))
+    book = make_book(3)
+    state = native.read(book)
+    # What the model is given: a random test model's output barely depends on its memory, so
+    # the memory handed to generation is checked itself, not only the text.
+    given: list[object] = []
+    stream = native.backend.stream
+    native.backend.stream = lambda memory, *rest: given.append(memory) or stream(memory, *rest)
     summary = native.summarize(state, "short", strategy="memory")
-    again = native.summarize(state, "short", strategy="memory")
-    assert summary.strategy == "memory" and summary.text == again.text  # greedy: deterministic
+    prompt = "Summarize what you have just read in two or three sentences.\nSummary:"
+    tokens = SMALL["new_tokens"]["short"]
+    assert summary.strategy == "memory" and summary.chapters == ()
+    assert given == [state.memory]  # the whole book's memory, as read
+    assert summary.text == _greedy_from(native, state.memory, prompt, tokens)
+    # One chapter: generated from a memory that has read that chapter alone.
+    chapter = book.chapters[1]
+    alone = native.backend.model.read(torch.tensor([native.backend.encode(chapter.text)]))
+    one = native.summarize(state, "short", chapter=1, strategy="memory")
+    used = given[-1]
+    assert used.tokens_read == alone.tokens_read < state.tokens_read
+    for mine, reference in zip(used.layers, alone.layers, strict=True):
+        assert torch.allclose(mine.memory.M, reference.memory.M, atol=1e-5)
+    assert one.text == one.chapters[0].text == _greedy_from(native, alone, prompt, tokens)
+    assert one.chapters[0].chapter_index == 1
     with pytest.raises(Exception, match="--strategy bogus"):
         native.summarize(state, "short", strategy="bogus")
+
+
+def test_strategy_is_chosen_when_the_engine_is_built(native: InfiniEngine) -> None:
+    state = native.read(make_book(1))
+    by_memory = InfiniEngine(native.backend, strategy="memory", **SMALL)
+    assert by_memory.summarize(state, "short").strategy == "memory"
+    assert native.summarize(state, "short").strategy == "hierarchical"
+    with pytest.raises(UsageError, match="--strategy sideways"):
+        InfiniEngine(native.backend, strategy="sideways")  # type: ignore[arg-type]
 
 
 def test_second_read_is_a_cache_hit_and_a_new_model_is_not(
@@ -244,7 +283,7 @@ def save_hf(folder: Path, text: str, chat_template: bool = True) -> Path:
             "{% if add_generation_prompt %}<s>assistant:{% endif %}"
         )
     plain = tiny_model("llama", vocab_size=len(fast), eos_token_id=fast.eos_token_id)
-    infinify(plain, segment_len=32, update="delta", gate_init=-3.0).save_pretrained(folder)
+    infinify(plain, segment_len=32, memory_update="delta", gate_init=-3.0).save_pretrained(folder)
     fast.save_pretrained(folder)
     return folder
 

@@ -121,7 +121,7 @@ def test_gqa_memory_read_matches_repeat_kv_reference() -> None:
     torch.manual_seed(0)
     plain = tiny_model("llama", num_attention_heads=8, num_key_value_heads=2)
     original = copy.deepcopy(plain.model.layers[0].self_attn)
-    model = infinify(plain, segment_len=SEGMENT, update="linear", gate_init=0.0)
+    model = infinify(plain, segment_len=SEGMENT, memory_update="linear", gate_init=0.0)
     attention = model.model.layers[0].self_attn
     with torch.no_grad():
         attention.beta.uniform_(-2.0, 2.0)
@@ -178,7 +178,7 @@ def test_memory_write_does_not_depend_on_position(rule: str) -> None:
     """The same token at segment position 0 or 40 writes the same key: swapping two tokens of a
     segment leaves layer 0's memory unchanged (layer 0's inputs depend on tokens only)."""
     segment = 64
-    _, model = plain_and_converted("llama", segment, update=rule, gate_init=0.0)
+    _, model = plain_and_converted("llama", segment, memory_update=rule, gate_init=0.0)
     first = random_ids(1, segment, seed=5)  # a common earlier segment (delta reads memory)
     a = random_ids(1, segment, seed=6)
     b = a.clone()
@@ -211,7 +211,7 @@ def test_rotated_keys_would_depend_on_position() -> None:
 
 def test_infinify_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="memory update"):
-        infinify(tiny_model("llama"), segment_len=8, update="hebbian")
+        infinify(tiny_model("llama"), segment_len=8, memory_update="hebbian")
     with pytest.raises(ValueError, match="segment_len"):
         infinify(tiny_model("llama"), segment_len=0)
     with pytest.raises(ValueError, match="sliding window"):
@@ -272,3 +272,34 @@ def test_reentrant_checkpointing_is_refused() -> None:
     _, model = plain_and_converted("llama", SEGMENT)
     with pytest.raises(ValueError, match="reentrant"):
         model.gradient_checkpointing_enable({"use_reentrant": True})
+
+
+def test_infini_classes_are_written_out_and_registered() -> None:
+    import inspect
+
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from bookreader.hf import configuration, modeling
+
+    for base_type, config_cls in configuration.CONFIG_CLASSES.items():
+        model_cls = modeling.MODEL_CLASSES[base_type]
+        # Readers and IDEs find them: defined by a class statement in their module.
+        assert f"class {config_cls.__name__}(" in inspect.getsource(configuration)
+        assert f"class {model_cls.__name__}(" in inspect.getsource(modeling)
+        assert model_cls.config_class is config_cls
+        config = AutoConfig.for_model(config_cls.model_type, segment_len=8, memory_update="linear")
+        assert type(config) is config_cls and (config.segment_len, config.memory_update) == (
+            8,
+            "linear",
+        )
+        assert AutoModelForCausalLM._model_mapping[config_cls] is model_cls
+
+
+def test_generate_points_at_functions_that_exist() -> None:
+    from bookreader.hf import generation
+
+    _, model = plain_and_converted("llama", 8)
+    with pytest.raises(NotImplementedError) as raised:
+        model.generate()
+    named = [w for w in str(raised.value).replace("(", " ").replace(")", " ").split() if "_" in w]
+    assert named and all(hasattr(generation, name) for name in named)

@@ -23,7 +23,7 @@ from bookreader.hf.loading import resolve_dtype
 
 @pytest.mark.parametrize("family", ["llama", "qwen3"])
 def test_save_pretrained_round_trip(family: str, tmp_path: Path) -> None:
-    _, model = plain_and_converted(family, segment_len=8, update="linear", gate_init=-2.0)
+    _, model = plain_and_converted(family, segment_len=8, memory_update="linear", gate_init=-2.0)
     with torch.no_grad():  # gates that differ from gate_init, per layer and head
         for beta in model.gate_parameters():
             beta.uniform_(-4.0, 4.0)
@@ -47,15 +47,15 @@ def test_save_pretrained_round_trip(family: str, tmp_path: Path) -> None:
 
 
 def test_load_model_reads_a_converted_checkpoint(tmp_path: Path) -> None:
-    _, model = plain_and_converted("mistral", segment_len=8, update="delta", gate_init=0.5)
+    _, model = plain_and_converted("mistral", segment_len=8, memory_update="delta", gate_init=0.5)
     model.save_pretrained(tmp_path)
     loaded = load_model(tmp_path, device="cpu", dtype="float32")
     assert not loaded.training
     assert torch.equal(loaded.gates(), model.gates())
-    overridden = load_model(tmp_path, device="cpu", segment_len=4, update="linear")
+    overridden = load_model(tmp_path, device="cpu", segment_len=4, memory_update="linear")
     assert (overridden.config.segment_len, overridden.config.memory_update) == (4, "linear")
     with pytest.raises(UsageError, match="memory update"):
-        load_model(tmp_path, device="cpu", update="hebbian")
+        load_model(tmp_path, device="cpu", memory_update="hebbian")
 
 
 def test_load_model_converts_a_plain_checkpoint(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ def make_layer(
         n_heads=H,
         n_kv_heads=H_KV,
         segment_len=SEG,
-        update=rule,
+        memory_update=rule,
         positions=positions,
     )
     torch.manual_seed(1)
@@ -62,7 +62,7 @@ def reference(layer: InfiniAttention, x: torch.Tensor, use_memory: bool = True, 
             H,
             H_KV,
             SEG,
-            layer.rule,
+            layer.memory_update,
             rope_theta=10000.0 if rope else None,
             use_memory=use_memory,
         )

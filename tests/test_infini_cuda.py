@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from bookreader.infini import InfiniConfig, InfiniTransformer
+from bookreader.infini import InfiniConfig, InfiniTransformer, generate
 
 pytestmark = pytest.mark.cuda
 
@@ -55,7 +55,7 @@ def test_sdpa_runs_a_fused_kernel() -> None:
     ids = torch.randint(0, 256, (1, 3 * 64), device="cuda")
     with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
         logits, state = model(ids, model.init_state(1))
-        new, _ = model.generate(ids[:, :10], None, max_new_tokens=60)
+        new, _ = generate(model, ids[:, :10], None, max_new_tokens=60)
     assert torch.isfinite(logits.float()).all() and new.shape == (1, 60)
     # A piece continuing a segment (bottom-right mask) uses a fused kernel too.
     with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]):

@@ -108,7 +108,9 @@ def test_checkpointing_recomputes_each_segment_in_backward(checkpointed: bool) -
 
 
 def read_random_tokens(n_tokens: int, update: str) -> None:
-    cfg = dict(vocab_size=256, d_model=32, n_layers=2, n_heads=2, segment_len=512, update=update)
+    cfg = dict(
+        vocab_size=256, d_model=32, n_layers=2, n_heads=2, segment_len=512, memory_update=update
+    )
     model = make_model(**cfg)
     gen = torch.Generator().manual_seed(0)
     chunks = (torch.randint(0, 256, (1, 16384), generator=gen) for _ in range(n_tokens // 16384))
@@ -154,9 +156,9 @@ def test_state_save_load_round_trip(tmp_path) -> None:
 
 
 def test_model_save_load_round_trip(tmp_path) -> None:
-    model = make_model(update="linear", positions="learned", gate_init=-3.0)
+    model = make_model(memory_update="linear", positions="learned", gate_init=-3.0)
     model.save(tmp_path / "m")
-    assert json.loads((tmp_path / "m" / "config.json").read_text())["update"] == "linear"
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["memory_update"] == "linear"
     loaded = InfiniTransformer.load(tmp_path / "m").eval()
     assert loaded.config == model.config
     assert loaded.lm_head.weight is loaded.embed.weight  # tied after loading too
@@ -219,6 +221,16 @@ def test_config_validation() -> None:
     with pytest.raises(ValueError, match="multiple"):
         InfiniConfig(n_heads=4, n_kv_heads=3)
     with pytest.raises(ValueError, match="update"):
-        InfiniConfig(update="sum")  # type: ignore[arg-type]
+        InfiniConfig(memory_update="sum")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown"):
         InfiniConfig.from_dict({"d_model": 8, "colour": "red"})
+
+
+def test_configs_that_say_update_still_load() -> None:
+    # models/*/config.json and the training recipes were written before `memory_update`.
+    old = InfiniConfig.from_dict({"d_model": 32, "n_heads": 2, "update": "linear"})
+    assert old.memory_update == "linear"
+    assert old.head_dim == 16  # resolved once: one name, no `dim_head`
+    assert InfiniConfig.from_dict(old.to_dict()) == old
+    with pytest.raises(ValueError, match="unknown InfiniConfig fields"):
+        InfiniConfig.from_dict({"d_model": 32, "memory_rule": "delta"})

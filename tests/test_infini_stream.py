@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from infini_reference import one_thread  # noqa: F401 (fixture)
 
 from bookreader.infini import InfiniConfig, InfiniState, InfiniTransformer, iter_chunks, read_stream
-from bookreader.infini.stream import sample_next
+from bookreader.infini.stream import TokenStream, generate, sample_next
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TOL = 1e-5
@@ -60,7 +60,7 @@ def random_split(total: int, rng: random.Random) -> list[int]:
 @torch.no_grad()
 def test_one_call_equals_pieces_of_any_sizes(update: str, positions: str, seed: int) -> None:
     """Proof 4."""
-    model = make_model(update=update, positions=positions)
+    model = make_model(memory_update=update, positions=positions)
     ids = torch.randint(0, 256, (2, 7 * 32 + 11))
     whole_logits, whole_state = model(ids, model.init_state(2))
     sizes = random_split(ids.shape[1], random.Random(seed))
@@ -78,7 +78,7 @@ def test_one_call_equals_pieces_of_any_sizes(update: str, positions: str, seed: 
     assert (other_logits[:, -5:] - whole_logits[:, -5:]).abs().max() > 1e-4
 
 
-STREAM_MODEL = make_model(update="delta")
+STREAM_MODEL = make_model(memory_update="delta")
 STREAM_IDS = torch.randint(0, 256, (1, 3 * 32 + 20), generator=torch.Generator().manual_seed(3))
 with torch.no_grad():
     STREAM_WHOLE = STREAM_MODEL(STREAM_IDS, STREAM_MODEL.init_state(1))
@@ -137,9 +137,9 @@ def recompute_logits(model: InfiniTransformer, seq: torch.Tensor) -> torch.Tenso
 @torch.no_grad()
 def test_cached_generation_equals_recomputation(update: str) -> None:
     """Proof 5: prompt of 20, 50 new tokens: crosses the boundaries at 32 and 64."""
-    model = make_model(update=update)
+    model = make_model(memory_update=update)
     prompt = torch.randint(0, 256, (2, 20))
-    new, final = model.generate(prompt, model.init_state(2), max_new_tokens=50)
+    new, final = generate(model, prompt, model.init_state(2), max_new_tokens=50)
     assert new.shape == (2, 50)
     seq = prompt
     state = model.init_state(2)
@@ -160,8 +160,13 @@ def test_sampling_with_cache_equals_recomputation() -> None:
     model = make_model()
     prompt = torch.randint(0, 256, (1, 30))
     options = dict(temperature=0.9, top_p=0.8, top_k=50)
-    new, _ = model.generate(
-        prompt, None, max_new_tokens=40, generator=torch.Generator().manual_seed(7), **options
+    new, _ = generate(
+        model,
+        prompt,
+        None,
+        max_new_tokens=40,
+        generator=torch.Generator().manual_seed(7),
+        **options,
     )
     gen, seq = torch.Generator().manual_seed(7), prompt
     for _ in range(40):
@@ -174,8 +179,8 @@ def test_sampling_with_cache_equals_recomputation() -> None:
 def test_stream_yields_generate_tokens_and_keeps_state() -> None:
     model = make_model()
     prompt = torch.randint(0, 256, (1, 10))
-    new, final = model.generate(prompt, None, max_new_tokens=30)
-    stream = model.stream(prompt, None, max_new_tokens=30)
+    new, final = generate(model, prompt, None, max_new_tokens=30)
+    stream = TokenStream(model, prompt, None, max_new_tokens=30)
     assert list(stream) == new[0].tolist()
     assert_states_close(stream.state, final)
     assert stream.state.tokens_read == 40
@@ -184,9 +189,9 @@ def test_stream_yields_generate_tokens_and_keeps_state() -> None:
 def test_eos_stops_generation() -> None:
     model = make_model()
     prompt = torch.randint(0, 256, (1, 10))
-    first = model.generate(prompt, None, max_new_tokens=5)[0][0]
+    first = generate(model, prompt, None, max_new_tokens=5)[0][0]
     eos = int(first[2])
-    new, _ = model.generate(prompt, None, max_new_tokens=5, eos_id=eos)
+    new, _ = generate(model, prompt, None, max_new_tokens=5, eos_id=eos)
     assert new[0].tolist() == first[: first.tolist().index(eos) + 1].tolist()
 
 
@@ -201,4 +206,4 @@ def test_top_p_keeps_the_nucleus_only() -> None:
 def test_generate_needs_a_prompt() -> None:
     model = make_model()
     with pytest.raises(ValueError):
-        model.generate(torch.zeros(1, 0, dtype=torch.long), None, 3)
+        generate(model, torch.zeros(1, 0, dtype=torch.long), None, 3)

@@ -254,7 +254,7 @@ def test_language_from_the_catalog(tmp_path: Path) -> None:
     path = make_pdf(tmp_path / "lang.pdf", [body_lines("L")])
     assert load(path).language is None
     writer = PdfWriter(clone_from=PdfReader(path))
-    writer._root_object[NameObject("/Lang")] = TextStringObject("en-GB")
+    writer.root_object[NameObject("/Lang")] = TextStringObject("en-GB")
     with open(path, "wb") as handle:
         writer.write(handle)
     assert load(path).language == "en-GB"

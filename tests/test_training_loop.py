@@ -15,7 +15,8 @@ from bookreader.cli.app import app
 from bookreader.errors import UsageError
 from bookreader.infini import InfiniConfig, InfiniTransformer
 from bookreader.training.config import Recipe, TrainConfig, load_recipe
-from bookreader.training.loop import amplify_memory, lr_factor, train
+from bookreader.training.loop import lr_factor, train
+from bookreader.training.steps import amplify_memory
 
 TINY_MODEL = {"d_model": 32, "n_layers": 2, "n_heads": 2, "segment_len": 128}
 
@@ -142,7 +143,7 @@ def test_init_from_starts_where_the_last_stage_ended(tmp_path: Path) -> None:
 
 def test_end_prob_puts_that_share_of_needles_as_late_as_allowed(tmp_path: Path) -> None:
     from bookreader.training.data import passkey_sample
-    from bookreader.training.loop import make_batch
+    from bookreader.training.steps import make_batch
 
     recipe = tiny_recipe(tmp_path, steps=1, batch_size=64)
     recipe.data.amplify_prob = 0.0

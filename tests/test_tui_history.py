@@ -10,6 +10,7 @@ from tui_fakes import make_book, paragraph_passages
 from bookreader import paths
 from bookreader.book import Chapter, Citation, Passage
 from bookreader.engines.base import ChapterSummary, Summary
+from bookreader.engines.passages import book_passages
 from bookreader.tui.history import History, HistoryStore, Turn
 from bookreader.tui.screens.chat import summary_for
 from bookreader.tui.screens.passage import find_sentence, locate_passage
@@ -102,12 +103,19 @@ def test_summary_for_picks_the_chapter_or_the_book() -> None:
     assert summary_for(summary, None) == ("Book summary.", (cite,))
 
 
-def test_chapter_helper_used_by_the_fakes_matches_the_text() -> None:
-    # The fake engine's passages are real slices of the chapter text (the viewer relies on it).
+def test_every_passage_the_engines_cite_opens_in_the_viewer() -> None:
+    # The viewer relies on a cited passage being a slice of its chapter's text: checked on the
+    # passages the engines really make (not the fake engine's), by text and by passage id.
     book = make_book()
-    for passage in paragraph_passages(book):
+    passages = book_passages(book)
+    assert len(passages) >= len(book.chapters)
+    for passage in passages:
         chapter: Chapter = book.chapters[passage.chapter_index]
+        span = (passage.start, passage.end)
         assert chapter.text[passage.start : passage.end] == passage.text
+        assert locate_passage(chapter, Citation.from_passage(passage)) == span
+        stale = Citation(passage.chapter_index, passage.chapter_title, passage.id, "changed")
+        assert locate_passage(chapter, stale, passages) == span
 
 
 def test_chapter_name_does_not_repeat_the_word_chapter() -> None:

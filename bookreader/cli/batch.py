@@ -119,8 +119,7 @@ def summarize_book(book: str, out: str, name: str, settings: dict[str, Any]) -> 
         engine = _engine(config)
         state = read_book(Path(book), engine)
         warnings = list(state.book.warnings)
-        options = {"strategy": config.strategy} if config.engine == "infini" else {}
-        summary = engine.summarize(state, length=config.length, **options)
+        summary = engine.summarize(state, length=config.length)
         document = output.summary_document(summary, state)
         document["book"]["sha256"] = file_sha256(Path(book))  # what resume compares against
         markdown = output.render_summary(summary, state, "markdown")
@@ -201,9 +200,7 @@ def append_failure(out: Path, result: dict[str, Any]) -> dict[str, Any]:
 def _book_progress(total: int, quiet: bool) -> Iterator[Callable[[dict[str, Any]], None]]:
     """Per-book progress: a Rich bar on a terminal, one plain line per book otherwise."""
     if output.progress_enabled(quiet):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        from bookreader.cli.common import stderr_console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
         columns = (
             TextColumn("Books"),
@@ -211,7 +208,7 @@ def _book_progress(total: int, quiet: bool) -> Iterator[Callable[[dict[str, Any]
             MofNCompleteColumn(),
             TextColumn("{task.description}"),
         )
-        with Progress(*columns, console=stderr_console()) as bar:
+        with output.stderr_progress(*columns) as bar:
             task = bar.add_task("", total=total)
 
             def advance(result: dict[str, Any]) -> None:

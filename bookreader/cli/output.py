@@ -58,6 +58,7 @@ from bookreader.engines.base import BookState, Engine, ProgressCallback, Summary
 from bookreader.engines.cache import atomic_write_text
 from bookreader.engines.extractive import SUMMARY_NOTICE
 from bookreader.errors import UsageError
+from bookreader.humanize import human_bytes  # noqa: F401 (commands use output.human_bytes)
 
 SUMMARY_SCHEMA = "bookreader.summary/1"
 ANSWER_SCHEMA = "bookreader.answer/1"
@@ -148,7 +149,11 @@ def build_engine(settings: Settings) -> Engine:
     from bookreader.engines.registry import create_engine
 
     return create_engine(
-        settings.engine, model=settings.model, device=settings.device, dtype=settings.dtype
+        settings.engine,
+        model=settings.model,
+        device=settings.device,
+        dtype=settings.dtype,
+        strategy=settings.strategy,  # type: ignore[arg-type]  (checked by Settings)
     )
 
 
@@ -193,6 +198,13 @@ def progress_enabled(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+def stderr_progress(*columns: str | ProgressColumn, transient: bool = False) -> Progress:
+    """The one way a command builds a Rich progress display: on the stderr console."""
+    from bookreader.cli.common import stderr_console
+
+    return Progress(*columns, console=stderr_console(), transient=transient)
+
+
 @contextmanager
 def progress_bar(description: str, quiet: bool = False) -> Iterator[ProgressCallback | None]:
     """A Rich bar on stderr fed by an engine's progress callback; None when stderr is not a
@@ -200,8 +212,6 @@ def progress_bar(description: str, quiet: bool = False) -> Iterator[ProgressCall
     if not progress_enabled(quiet):
         yield None
         return
-    from bookreader.cli.common import stderr_console
-
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -210,7 +220,7 @@ def progress_bar(description: str, quiet: bool = False) -> Iterator[ProgressCall
         RateColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=stderr_console(), transient=True) as bar:
+    with stderr_progress(*columns, transient=True) as bar:
         task = bar.add_task(description, total=None, unit="")
 
         def report(done: int, total: int, unit: str) -> None:
@@ -375,12 +385,3 @@ def read_document(state: BookState) -> dict[str, Any]:
         "memory_bytes": state.memory_bytes,
         "cache": cache_info(state),
     }
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"

@@ -38,10 +38,9 @@ def summarize(
     output.require(reader, "summarize")
     state = output.open_state(book, reader, quiet=quiet)
     chapter_index = output.chapter_index(state.book, chapter)
-    options = {"strategy": settings.strategy} if settings.engine == "infini" else {}
     with output.progress_bar("Summarizing", quiet) as report:
         summary = reader.summarize(
-            state, length=settings.length, chapter=chapter_index, progress=report, **options
+            state, length=settings.length, chapter=chapter_index, progress=report
         )
     output.emit(output.render_summary(summary, state, settings.format), out)
 

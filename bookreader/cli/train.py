@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
+from bookreader.cli import output
 from bookreader.cli.common import guarded, print_json, stderr_console
 from bookreader.errors import UsageError
 from bookreader.training.config import load_recipe
@@ -48,14 +49,13 @@ def train(
     console = stderr_console()
     total = plan.train.steps
     if console.is_terminal:
-        progress = Progress(
+        progress = output.stderr_progress(
             TextColumn("train"),
             BarColumn(),
             TextColumn("{task.completed}/{task.total}"),
             TextColumn("loss {task.fields[loss]}"),
             TextColumn("{task.fields[speed]} tok/s"),
             TimeElapsedColumn(),
-            console=console,
         )
         task = progress.add_task("train", total=total, loss="-", speed="-")
 

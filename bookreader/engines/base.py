@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from bookreader.book import Book, Citation, Passage
 
+if TYPE_CHECKING:
+    from bookreader.engines.index import PassageIndex
+    from bookreader.engines.passages import SentenceInfo
+
 Length = Literal["short", "medium", "long"]
 Strategy = Literal["memory", "hierarchical"]
+STRATEGIES: tuple[Strategy, ...] = ("memory", "hierarchical")
 
 # progress(done, total, unit): e.g. progress(4096, 250_000, "tokens")
 ProgressCallback = Callable[[int, int, str], None]
@@ -24,7 +30,11 @@ AnswerChunk = str | Citation
 
 @dataclass
 class BookState:
-    """Everything an engine keeps about a book after reading it."""
+    """Everything an engine keeps about a book after reading it.
+
+    `StateCache` saves the book, the passages, the counts, `memory` (a file of its own),
+    `index` (a folder of its own) and `segment_len`; `layouts` lives only as long as the run
+    that read the book."""
 
     book: Book
     engine: str
@@ -34,7 +44,14 @@ class BookState:
     memory: Any = None  # infini engine: bookreader.infini state object; extractive: None
     memory_bytes: int = 0  # size of the memory tensors, independent of the book's length
     cache_hit: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # engine-private data (indexes, ...)
+    # The passage index both engines search (`retrieval.passage_index` builds or loads it).
+    index: PassageIndex | None = None
+    index_path: Path | None = None  # a cached state's saved index, loaded when first needed
+    # Sentences and terms per chapter index, computed by the extractive `read` and reused by
+    # its summaries in the same run (rebuilt from the text after a cache hit).
+    layouts: dict[int, list[list[SentenceInfo]]] | None = None
+    segment_len: int | None = None  # infini: segment length of the model that read the book
+    extra: dict[str, Any] = field(default_factory=dict)  # JSON metadata, cached as it is
 
 
 @dataclass(frozen=True)

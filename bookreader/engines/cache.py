@@ -11,10 +11,10 @@ The key is the book file's sha256, the engine name, the model id, the model revi
 `CACHE_FORMAT_VERSION` and the loaders' `LOADER_VERSION`. `state.json` repeats the whole key and `load` checks it, so a changed
 book (new sha256), another model or revision, or an older cache format never reuses an entry.
 
-An engine's index object in `state.extra["_index"]` is saved when it has `save(folder)`; a
-loaded state names its folder in `extra["_index_path"]`. Writes are atomic: the memory file and
+A state's passage index (`state.index`) is saved in a folder of its own; a loaded state names
+that folder in `state.index_path` and the engine loads the index when it first needs it. Writes are atomic: the memory file and
 the index folder get fresh names, `state.json` is written to a temporary file
-in the same folder and renamed over the old one (os.replace), and only then are memory files that
+in the same folder and renamed over the old one (`bookreader.fileio`), and only then are memory files that
 the new record does not name removed. A reader sees the old entry or the new one, never a mix.
 
 state.json schema (format 1):
@@ -24,7 +24,8 @@ state.json schema (format 1):
      number, label]], source, front_matter}], front_matter: [...], source_words, skipped},
      "passages": [{id, chapter_index, chapter_title, start,
      end, pages}], "tokens_read", "memory_bytes", "memory_file": name | null,
-     "index_dir": name | null, "extra": {...}}
+     "index_dir": name | null, "segment_len": int | null (infini), "extra": {...}}
+(Entries written before `segment_len` had its own field kept it in "extra"; both are read.)
 Passage texts are not stored twice: they are slices of the chapter texts.
 """
 
@@ -33,10 +34,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import secrets
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +44,7 @@ from typing import Any
 from bookreader import paths
 from bookreader.book import Book, Chapter, PageMark, Passage
 from bookreader.engines.base import BookState
+from bookreader.fileio import atomic_write, atomic_write_text, replace_durably
 from bookreader.loaders import LOADER_VERSION
 
 CACHE_FORMAT_VERSION = 1
@@ -108,22 +108,6 @@ def file_sha256(path: Path) -> str:
 
 def states_dir() -> Path:
     return paths.cache_dir() / "states"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
 
 
 # -- (de)serialising a state ------------------------------------------------------------------
@@ -210,11 +194,6 @@ def _passages_from_dicts(items: list[dict[str, Any]], book: Book) -> list[Passag
     ]
 
 
-def _public_extra(extra: dict[str, Any]) -> dict[str, Any]:
-    """Engine extras worth keeping: JSON values under names not starting with '_'."""
-    return {k: v for k, v in extra.items() if not k.startswith("_")}
-
-
 # -- the cache ----------------------------------------------------------------------------------
 
 
@@ -234,17 +213,18 @@ class StateCache:
         memory_file = index_dir = None
         if state.memory is not None:
             memory_file = f"memory-{token}.safetensors"
-            tmp = folder / f".{memory_file}.tmp"
-            state.memory.save(tmp, metadata={"book_sha256": key.book_sha256})
-            os.replace(tmp, folder / memory_file)
-        index = state.extra.get("_index")
-        if index is not None and hasattr(index, "save"):
+            metadata = {"book_sha256": key.book_sha256}
+            atomic_write(
+                folder / memory_file, lambda tmp: state.memory.save(tmp, metadata=metadata)
+            )
+        index = state.index
+        if index is not None:
             index_dir = f"index-{token}"
             tmp = folder / f".{index_dir}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             index.save(tmp)
-            os.replace(tmp, folder / index_dir)
+            replace_durably(tmp, folder / index_dir)
         record = {
             "format_version": CACHE_FORMAT_VERSION,
             "key": asdict(key),
@@ -255,7 +235,8 @@ class StateCache:
             "memory_bytes": state.memory_bytes,
             "memory_file": memory_file,
             "index_dir": index_dir,
-            "extra": _public_extra(state.extra),
+            "segment_len": state.segment_len,
+            "extra": state.extra,
         }
         atomic_write_text(folder / STATE_FILE, json.dumps(record, ensure_ascii=False))
         self._remove_unreferenced(folder, {STATE_FILE, memory_file, index_dir})
@@ -293,9 +274,9 @@ class StateCache:
         except (KeyError, TypeError, ValueError, OSError):
             return None  # a damaged entry is rebuilt, never trusted
         extra = dict(record.get("extra") or {})
+        segment_len = record.get("segment_len", extra.pop("segment_len", None))
         index_dir = record.get("index_dir")
-        if index_dir and (folder / index_dir).is_dir():
-            extra["_index_path"] = folder / index_dir  # the engine loads it when it needs it
+        index_path = folder / index_dir if index_dir and (folder / index_dir).is_dir() else None
         return BookState(
             book=book,
             engine=key.engine,
@@ -305,6 +286,8 @@ class StateCache:
             memory=memory,
             memory_bytes=record["memory_bytes"],
             cache_hit=True,
+            index_path=index_path,
+            segment_len=segment_len,
             extra=extra,
         )
 

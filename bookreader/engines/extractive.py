@@ -1,14 +1,12 @@
 """The extractive engine: no model weights, runs anywhere in seconds.
 
-- `ask`: BM25 (bm25s) over the book's passages recalls `CANDIDATES` passages; `ranking` reorders
-  them on the question's focus and on how near each other its words stand, and judges whether
-  the best ones answer it. The answer quotes the best passages, each with its best sentence
-  marked, followed by their `Citation`s; a question that spans two places gets the second place
-  cited second. A question the book does not answer gets "No good match" and the one-line
-  reason (`found: false`), never the nearest words. `ask(..., chapter=i)` retrieves and cites
-  only chapter i's passages (a word the chapter never uses counts as unknown there). A question
-  that names nothing but the chapter itself ("What happens in chapter 3?") gets the chapter's
-  most central passages (LexRank over its sentences, as in `summarize`), in reading order.
+- `ask`: the shared search (`retrieval.lookup`: BM25 recall, `ranking` reorder and judgement)
+  finds the passages; the answer quotes them, each with its best sentence marked, followed by
+  their `Citation`s; a question that spans two places gets the second place cited second. A
+  question the book does not answer gets "No good match" and the one-line reason
+  (`found: false`), never the nearest words. `ask(..., chapter=i)` retrieves and cites only
+  chapter i's passages; a question that names nothing but the chapter itself ("What happens in
+  chapter 3?") gets the chapter's most central passages, in reading order.
 - `summarize`: see `summaries`: about 250 / 800 / 2,500 words in all for short / medium / long,
   chapters listed in runs when there are too many, LexRank centrality with maximal marginal
   relevance, no dialogue, no sentence that leans on the one before.
@@ -18,16 +16,9 @@ Every answer and summary says plainly that it is extractive: quoted, not generat
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
-import numpy as np
-
-from bookreader.book import Book, Chapter, Citation, Passage
+from bookreader.book import Book, Citation
 from bookreader.engines.base import (
     AnswerChunk,
     BookState,
@@ -36,20 +27,16 @@ from bookreader.engines.base import (
     ProgressCallback,
     Summary,
 )
-from bookreader.engines.passages import (
-    book_layouts,
-    book_passages_with_terms,
-    terms,
-)
-from bookreader.engines.ranking import (
-    CANDIDATES,
-    Question,
-    Weights,
-    choose_passages,
-    judge,
-    never_mentioned,
-    parse_question,
-    rerank,
+from bookreader.engines.passages import book_layouts, book_passages_with_terms
+from bookreader.engines.retrieval import (  # Hit, PassageIndex, chapter_*: re-exported
+    TOP_K,
+    Hit,
+    PassageIndex,
+    PassageLocator,
+    chapter_label,
+    chapter_of,
+    lookup,
+    passage_index,
 )
 from bookreader.engines.summaries import (
     BOOK_SHARE,
@@ -66,83 +53,13 @@ from bookreader.engines.summaries import (
     spread,
     words,
 )
-from bookreader.errors import UsageError
+
+__all__ = ["TOP_K", "ExtractiveEngine", "Hit", "PassageIndex", "chapter_label", "chapter_of"]
 
 ENGINE_NAME = "extractive"
 EXTRACTIVE_NOTICE = "Extractive answer: quoted passages from the book, not generated text."
 SUMMARY_NOTICE = "Extractive summary: sentences quoted from the book, not generated text."
-TOP_K = 3
-# Words that, in a question scoped to a chapter, only point at the chapter as a whole.
-CHAPTER_WORDS = frozenset(
-    terms(
-        "chapter chapters happen happens happened happening summary summarize summarise plot "
-        "story events event tell describe overview gist goes going occur occurs occurred part "
-        "section"
-    )
-)
 NO_MATCH = "No good match: {where} does not seem to answer this question."
-
-
-class PassageIndex:
-    """BM25 (bm25s) over passages. Its CSC matrix doubles as an inverted index: the passages
-    holding a term give document frequencies (IDF weights for coverage) and term membership.
-    `save`/`load` persist it next to the cached state, so a cached ask tokenizes nothing."""
-
-    def __init__(self, passages: Sequence[Passage], bm25: Any) -> None:
-        self.passages = list(passages)
-        self.bm25 = bm25
-        self.vocab: dict[str, int] = bm25.vocab_dict
-        self.chapters = np.array([p.chapter_index for p in self.passages], dtype=np.int64)
-
-    @classmethod
-    def build(
-        cls, passages: Sequence[Passage], passage_terms: Sequence[list[str]] | None = None
-    ) -> PassageIndex:
-        import bm25s  # imported here: engines load lazily, the CLI starts fast
-
-        if passage_terms is None:
-            passage_terms = [terms(p.text) for p in passages]
-        bm25 = bm25s.BM25()
-        bm25.index(list(passage_terms) or [[]], show_progress=False)
-        return cls(passages, bm25)
-
-    def save(self, folder: Path) -> None:
-        self.bm25.save(str(folder))
-
-    @classmethod
-    def load(cls, folder: Path, passages: Sequence[Passage]) -> PassageIndex:
-        import bm25s
-
-        return cls(passages, bm25s.BM25.load(str(folder)))
-
-    def holding(self, term: str) -> np.ndarray:
-        """Ids of the passages that contain `term`."""
-        column = self.vocab.get(term)
-        indptr = self.bm25.scores["indptr"]
-        if column is None or column + 1 >= len(indptr):
-            return np.zeros(0, dtype=np.int64)
-        return self.bm25.scores["indices"][indptr[column] : indptr[column + 1]]
-
-    def knows(self, term: str) -> bool:
-        return len(self.holding(term)) > 0
-
-    def idf(self, term: str) -> float:
-        n = max(len(self.passages), 1)
-        df = len(self.holding(term))
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-
-    def scores(self, query_terms: Iterable[str]) -> np.ndarray:
-        known = [t for t in query_terms if self.knows(t)]
-        if not known:
-            return np.zeros(len(self.passages), dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class Hit:
-    passage: Passage
-    score: float
-    sentence: str
 
 
 class ExtractiveEngine:
@@ -159,27 +76,17 @@ class ExtractiveEngine:
         """Cut the book into passages and index them (the index is cached with the state)."""
         layouts = book_layouts(book)  # sentences and terms, computed once for everything
         passages, passage_terms = book_passages_with_terms(book, layouts)
-        state = BookState(book=book, engine=self.name, model_id=None, passages=passages)
-        state.extra["_index"] = PassageIndex.build(passages, passage_terms)
-        state.extra["_layouts"] = layouts
+        state = BookState(
+            book=book,
+            engine=self.name,
+            model_id=None,
+            passages=passages,
+            index=PassageIndex.build(passages, passage_terms),
+            layouts=layouts,
+        )
         if progress:
             progress(len(passages), len(passages), "passages")
         return state
-
-    @staticmethod
-    def index(state: BookState) -> PassageIndex:
-        """The BM25 index of a state: built by `read`, or loaded from the cache folder that
-        `StateCache.load` names in `extra["_index_path"]`."""
-        index = state.extra.get("_index")
-        if index is None:
-            path = state.extra.get("_index_path")
-            index = (
-                PassageIndex.load(path, state.passages)
-                if path
-                else PassageIndex.build(state.passages)
-            )
-            state.extra["_index"] = index
-        return index
 
     # -- questions ------------------------------------------------------------------------------
 
@@ -193,64 +100,13 @@ class ExtractiveEngine:
     def lookup(
         self, state: BookState, question: str, k: int | None = None, chapter: int | None = None
     ) -> tuple[list[Hit], str]:
-        """(the passages that answer `question`, best first; "") or ([], why none does).
+        """(the passages that answer `question`, best first; "") or ([], why none does)."""
+        return lookup(state, question, k or self.top_k, chapter)
 
-        BM25 recalls `CANDIDATES` passages; `ranking` reorders them on the question's focus
-        and on how close together its words are, and judges whether the best one answers."""
-        index = self.index(state)
-        parsed = parse_question(question)
-        query = set(parsed.terms)
-        allowed: np.ndarray | None = None
-        if chapter is not None:
-            scope = chapter_of(state.book, chapter)
-            query -= chapter_reference_terms(scope)
-            if not query - set(terms(scope.title)):  # only names the chapter: what is in it?
-                return central_hits(state, scope, k or self.top_k), ""
-            allowed = index.chapters == chapter
-            parsed = Question(
-                tuple(t for t in parsed.terms if t in query),
-                parsed.focus,
-                parsed.names,
-                parsed.expects,
-            )
-        known = {t for t in query if index.knows(t)}
-        # Most of the question's words must occur in the book at all: an off-topic question
-        # shares a stray word or two with any long book, a nonsense one shares none.
-        if not query or len(known) * 2 <= len(query):
-            return [], "most of its words never occur in the book"
-        # The book's title and author name it even where its text never does ("Melville's").
-        about = set(terms(f"{state.book.title} {state.book.author or ''}"))
-        absent = never_mentioned(parsed, lambda term: index.knows(term) or term in about)
-        if absent:
-            return [], absent
-        scores = index.scores(sorted(known))
-        if allowed is not None:
-            scores = np.where(allowed, scores, np.float32(0.0))
-        candidates = [int(i) for i in np.argsort(-scores, kind="stable")[:CANDIDATES]]
-        candidates = [i for i in candidates if scores[i] > 0]
-        if not candidates:
-            return [], "no passage holds any of its key words"
-        # Within a chapter, a word the chapter never uses weighs as an unknown word does.
-        in_scope = (
-            known if allowed is None else {t for t in known if allowed[index.holding(t)].any()}
-        )
-        weights = Weights(
-            parsed,
-            {t: index.idf(t) for t in in_scope},
-            {t: index.idf(t) for t in known - in_scope},
-        )
-        texts = [index.passages[i].text for i in candidates]
-        reranked = rerank(candidates, texts, scores[candidates], weights)
-        chosen = choose_passages(reranked, weights, k or self.top_k)
-        reason = judge(parsed, weights, chosen, reranked)
-        if reason:
-            return [], reason
-        hits = []
-        for scored in chosen:
-            passage = index.passages[scored.passage_id]
-            start, end = scored.sentence
-            hits.append(Hit(passage, scored.score, passage.text[start:end]))
-        return hits, ""
+    @staticmethod
+    def index(state: BookState) -> PassageIndex:
+        """The state's passage index (see `retrieval.passage_index`)."""
+        return passage_index(state)
 
     def ask(
         self, state: BookState, question: str, chapter: int | None = None
@@ -284,8 +140,8 @@ class ExtractiveEngine:
         book_budget = 0 if chapter is not None else int(budget * BOOK_SHARE)
         runs = plan_runs(chapters, budget - book_budget)
         per_run = (budget - book_budget) // max(len(runs), 1)
-        locator = _PassageLocator(state.passages)
-        layouts = state.extra.get("_layouts") or {}  # kept in memory by `read` in this run
+        locator = PassageLocator(state.passages)
+        layouts = state.layouts or {}  # kept in memory by `read` in this run
         entries: list[ChapterSummary] = []
         best_of_runs: list[list[Sentence]] = []
         entry_picks: list[list[Sentence]] = []
@@ -329,71 +185,8 @@ class ExtractiveEngine:
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def chapter_of(book: Book, index: int) -> Chapter:
-    """The chapter with 0-based `index`, or a usage error naming the valid range."""
-    for chapter in book.chapters:
-        if chapter.index == index:
-            return chapter
-    raise UsageError(
-        f"chapter {index + 1} is not in the book (it has chapters 1-{len(book.chapters)})"
-    )
-
-
-def chapter_label(book: Book, index: int) -> str:
-    """How an answer names a chapter: 'chapter 3, "The Wreck"', or just its title when that
-    already says "Chapter 3"."""
-    title = chapter_of(book, index).title
-    if title.lower().startswith("chapter"):
-        return f'"{title}"'
-    return f'chapter {index + 1}, "{title}"'
-
-
-def chapter_reference_terms(chapter: Chapter) -> set[str]:
-    """Terms of a scoped question that point at the chapter rather than at something in it:
-    "chapter", "happens", its number as the user sees it (1-based)."""
-    return set(CHAPTER_WORDS) | {str(chapter.index + 1)}
-
-
-def central_hits(state: BookState, chapter: Chapter, k: int) -> list[Hit]:
-    """The chapter's k passages holding its most central sentences (LexRank), in reading
-    order, each with that sentence marked: what a "what happens here" question is after."""
-    layouts = state.extra.get("_layouts") or {}
-    sentences, ranks, _ = ranked(
-        chapter_sentences(chapter.index, chapter.text, layouts.get(chapter.index))
-    )
-    own = [p for p in state.passages if p.chapter_index == chapter.index]
-    if not own:
-        return []
-    if not sentences:  # nothing sentence-like to rank: its opening passages stand in
-        return [Hit(p, 0.0, p.text) for p in own[:k]]
-    locator = _PassageLocator(own)
-    hits: dict[int, Hit] = {}
-    for i in np.argsort(-ranks, kind="stable"):
-        passage = locator.passage_of(sentences[i])
-        if passage.id not in hits:
-            hits[passage.id] = Hit(passage, float(ranks[i]), sentences[i].text)
-        if len(hits) == k:
-            break
-    return sorted(hits.values(), key=lambda hit: hit.passage.start)
-
-
 def _mark(text: str, sentence: str) -> str:
     at = text.find(sentence)
     if at < 0 or not sentence:
         return text
     return f"{text[:at]}**{sentence}**{text[at + len(sentence) :]}"
-
-
-class _PassageLocator:
-    """Finds the passage holding a sentence (passages are sorted by chapter, then start)."""
-
-    def __init__(self, passages: Sequence[Passage]) -> None:
-        self.passages = passages
-        self.keys = [(p.chapter_index, p.start) for p in passages]
-
-    def passage_of(self, sentence: Sentence) -> Passage:
-        at = max(bisect_right(self.keys, (sentence.chapter_index, sentence.start)) - 1, 0)
-        return self.passages[at]
-
-    def cite(self, sentence: Sentence) -> Citation:
-        return Citation.from_passage(self.passage_of(sentence), clean(sentence.text))

@@ -1,10 +1,7 @@
 """The neural engine: an Infini-attention model reads the whole book into compressive memory.
 
-`--model` names either
-- a bookreader.infini checkpoint folder (`config.json` with InfiniConfig fields and
-  `model.safetensors`, as `InfiniTransformer.save` writes it; byte-level tokenizer), or
-- a Hugging Face causal LM: a local folder or a hub id, loaded and converted by
-  `bookreader.hf.load_model` (no download happens when HF_HUB_OFFLINE is set).
+`--model` names either a bookreader.infini checkpoint folder or a Hugging Face causal LM (a
+local folder or a hub id; no download happens when HF_HUB_OFFLINE is set): see `backends`.
 
 `read` feeds the book's text segment by segment through every layer (progress in tokens, so the
 CLI shows tokens/s); the resulting `InfiniState` (fixed size: M and z per layer and KV head, plus
@@ -25,32 +22,39 @@ continuation and is never `found`; its summaries carry the same notice.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from bookreader.book import Book, Citation, Passage
+from bookreader.engines.backends import (
+    Backend,
+    load_backend,
+)
 from bookreader.engines.base import (
+    STRATEGIES,
     AnswerChunk,
     BookState,
     ChapterSummary,
     Length,
     ProgressCallback,
+    Strategy,
     Summary,
 )
 from bookreader.engines.capabilities import (
     INSTRUCTIONS,
-    NATIVE_DEFAULT,
-    declared_capabilities,
-    hugging_face_default,
-    is_native_checkpoint,
     require_generation,
 )
-from bookreader.engines.extractive import ExtractiveEngine, Hit, PassageIndex, chapter_label
 from bookreader.engines.passages import book_passages, terms
-from bookreader.errors import ModelUnavailable, UsageError
+from bookreader.engines.retrieval import (
+    Hit,
+    PassageIndex,
+    chapter_label,
+    chapter_of,
+    passage_index,
+    search,
+)
+from bookreader.errors import UsageError
 
 ENGINE_NAME = "infini"
 # Tokens to generate for each --length (chapter summaries, book summary, answers).
@@ -74,163 +78,20 @@ RETRIEVAL_NOTE = (
 )
 
 
-class Backend(Protocol):
-    """What the engine needs from a model: tokens in, memory state, text out."""
-
-    model_id: str
-    revision: str | None
-    device: str
-    segment_len: int
-    capabilities: frozenset[str]  # INSTRUCTIONS, CONTINUATION, PASSKEY, PERPLEXITY
-
-    def encode(self, text: str) -> list[int]: ...
-
-    def read(
-        self, ids: Sequence[int], state: Any = None, progress: ProgressCallback | None = None
-    ) -> Any: ...
-
-    def stream(self, state: Any, prompt: str, max_new_tokens: int) -> Iterator[str]: ...
-
-    def instruction(self, text: str) -> str: ...
-
-
-def _folder_revision(folder: Path) -> str:
-    """A digest of the folder's files (names, sizes, modification times) and config: changes
-    whenever the weights are replaced, without hashing gigabytes on every run."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    config = folder / "config.json"
-    if config.is_file():
-        digest.update(config.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _chunked(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
-class NativeBackend:
-    """A bookreader.infini InfiniTransformer checkpoint with its byte tokenizer."""
-
-    def __init__(self, folder: Path, device: str | None = None) -> None:
-        import torch
-
-        from bookreader.infini.model import InfiniTransformer
-        from bookreader.infini.tokenizer import ByteTokenizer
-
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            self.model = InfiniTransformer.load(folder, device=self.device).eval()
-        except Exception as error:  # damaged weights raise safetensors' own error types
-            reason = (
-                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            )
-            raise ModelUnavailable(f"model {str(folder)!r} cannot be loaded: {reason}") from None
-        self.tokenizer = ByteTokenizer()
-        self.model_id = str(folder.resolve())
-        self.revision = _folder_revision(folder)
-        self.segment_len = self.model.config.segment_len
-        self.capabilities = declared_capabilities(folder) or NATIVE_DEFAULT
-
-    def encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text)
-
-    def read(
-        self, ids: Sequence[int], state: Any = None, progress: ProgressCallback | None = None
-    ) -> Any:
-        import torch
-
-        state = state if state is not None else self.model.init_state(1)
-        for chunk in _chunked(ids, self.segment_len):
-            batch = torch.tensor([list(chunk)], dtype=torch.long, device=self.device)
-            state = self.model.read(batch, state)
-            if progress:
-                progress(state.tokens_read, len(ids), "tokens")
-        return state
-
-    def stream(self, state: Any, prompt: str, max_new_tokens: int) -> Iterator[str]:
-        import torch
-
-        ids = torch.tensor([self.encode(prompt)], dtype=torch.long, device=self.device)
-        decoder = self.tokenizer.stream_decoder()
-        for token in self.model.stream(ids, state, max_new_tokens, eos_id=self.tokenizer.eos_id):
-            if token == self.tokenizer.eos_id:
-                break
-            if text := decoder.push(token):
-                yield text
-        if rest := decoder.flush():
-            yield rest
-
-    def instruction(self, text: str) -> str:
-        return text
-
-
-class HFBackend:
-    """A Hugging Face causal LM converted to Infini-attention (bookreader.hf)."""
-
-    def __init__(self, name: str, device: str | None = None, dtype: str | None = None) -> None:
-        from bookreader.hf import load_model, load_tokenizer
-
-        self.model = load_model(name, device=device or "auto", dtype=dtype or "auto")
-        self.tokenizer = load_tokenizer(name)
-        self.device = str(self.model.lm_head.weight.device)
-        local = Path(name).is_dir()
-        self.model_id = str(Path(name).resolve()) if local else name
-        commit = getattr(self.model.config, "_commit_hash", None)
-        self.revision = _folder_revision(Path(name)) if local else commit
-        self.segment_len = int(self.model.segment_len)
-        declared = declared_capabilities(Path(name)) if local else None
-        chat = bool(getattr(self.tokenizer, "chat_template", None))
-        self.capabilities = declared or hugging_face_default(chat)
-
-    def encode(self, text: str) -> list[int]:
-        from bookreader.hf.generation import encode
-
-        return encode(self.tokenizer, text)
-
-    def read(
-        self, ids: Sequence[int], state: Any = None, progress: ProgressCallback | None = None
-    ) -> Any:
-        from bookreader.hf import read_tokens
-
-        total = len(ids)
-        report = (lambda done: progress(done, total, "tokens")) if progress else None
-        return read_tokens(self.model, list(ids), state, progress=report)
-
-    def stream(self, state: Any, prompt: str, max_new_tokens: int) -> Iterator[str]:
-        from bookreader.hf import stream_text
-
-        return stream_text(self.model, self.tokenizer, state, prompt, max_new_tokens)
-
-    def instruction(self, text: str) -> str:
-        """The tokenizer's chat template around a user message, when it has one."""
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
-            )
-        return text
-
-
-def load_backend(name: str, device: str | None = None, dtype: str | None = None) -> Backend:
-    path = Path(name).expanduser()
-    if is_native_checkpoint(path):
-        return NativeBackend(path, device)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--model {name}: a model is a folder or a hub id, not a file")
-    return HFBackend(str(path) if path.is_dir() else name, device, dtype)
-
-
 @dataclass
 class InfiniEngine:
     backend: Backend
+    # Summaries: "hierarchical" (segment -> chapter -> book; any instruct model) or "memory"
+    # (generated from the memory of the whole book; needs a model adapted to it).
+    strategy: Strategy = "hierarchical"
     answer_tokens: int = ANSWER_TOKENS
     note_tokens: int = NOTE_TOKENS
     new_tokens: dict[str, int] | None = None
 
     name = ENGINE_NAME
+
+    def __post_init__(self) -> None:
+        _check_strategy(self.strategy)
 
     @classmethod
     def from_name(
@@ -278,9 +139,9 @@ class InfiniEngine:
             tokens_read=memory.tokens_read,
             memory=memory,
             memory_bytes=memory.nbytes,
+            index=PassageIndex.build(passages),
+            segment_len=self.backend.segment_len,
         )
-        state.extra["_index"] = PassageIndex.build(passages)
-        state.extra["segment_len"] = self.backend.segment_len
         return state
 
     # -- questions ------------------------------------------------------------------------------
@@ -307,7 +168,7 @@ class InfiniEngine:
     def context_hits(self, state: BookState, question: str, chapter: int | None) -> list[Hit]:
         """The retrieved passages shown to the model: best first, as many as fit in one segment
         less `PROMPT_RESERVE`, between MIN_ and MAX_CONTEXT_PASSAGES."""
-        hits = ExtractiveEngine().search(state, question, k=MAX_CONTEXT_PASSAGES, chapter=chapter)
+        hits = search(state, question, k=MAX_CONTEXT_PASSAGES, chapter=chapter)
         budget = int(self.backend.segment_len * (1 - PROMPT_RESERVE))
         shown: list[Hit] = []
         used = 0
@@ -344,14 +205,14 @@ class InfiniEngine:
         length: Length = "medium",
         chapter: int | None = None,
         progress: ProgressCallback | None = None,
-        strategy: str = "hierarchical",
+        strategy: str | None = None,
     ) -> Summary:
+        """A summary by the engine's `strategy`, or by `strategy` when given."""
         self.require("summarize")
+        strategy = _check_strategy(strategy or self.strategy)
         if strategy == "memory":
             return self._from_memory(state, length, chapter, progress)
-        if strategy == "hierarchical":
-            return self._hierarchical(state, length, chapter, progress)
-        raise UsageError(f"--strategy {strategy}: not one of memory, hierarchical")
+        return self._hierarchical(state, length, chapter, progress)
 
     def _tokens(self, length: str) -> int:
         return (self.new_tokens or NEW_TOKENS)[length]
@@ -367,25 +228,17 @@ class InfiniEngine:
         chapters = []
         memory = state.memory
         if chapter is not None:
-            ch = _chapter(state, chapter)
+            ch = chapter_of(state.book, chapter)
             memory = self.backend.read(self.backend.encode(ch.text), None, progress)
         text = self._generate(memory, ask, self._tokens(length))
         if chapter is not None:
             chapters.append(ChapterSummary(ch.index, ch.title, text, _cite(state, text, ch.index)))
-        return Summary(
-            text=text,
-            chapters=tuple(chapters),
-            engine=self.name,
-            length=length,  # type: ignore[arg-type]
-            strategy="memory",
-            notice=self.summary_notice(),
-            citations=_cite(state, text, chapter),
-        )
+        return self._summary(state, text, chapters, length, "memory", chapter)
 
     def _hierarchical(
         self, state: BookState, length: str, chapter: int | None, progress: ProgressCallback | None
     ) -> Summary:
-        chapters = state.book.chapters if chapter is None else [_chapter(state, chapter)]
+        chapters = state.book.chapters if chapter is None else [chapter_of(state.book, chapter)]
         pieces = {c.index: self._pieces(state.passages, c.index) for c in chapters}
         total = sum(len(p) for p in pieces.values()) + len(chapters) + (chapter is None)
         done = 0
@@ -423,14 +276,26 @@ class InfiniEngine:
                 self._tokens(length),
             )
             step()
+        return self._summary(state, book_text, summaries, length, "hierarchical", chapter)
+
+    def _summary(
+        self,
+        state: BookState,
+        text: str,
+        chapters: list[ChapterSummary],
+        length: str,
+        strategy: Strategy,
+        chapter: int | None,
+    ) -> Summary:
+        """The summary as both strategies return it: cited, with the model's notice."""
         return Summary(
-            text=book_text,
-            chapters=tuple(summaries),
+            text=text,
+            chapters=tuple(chapters),
             engine=self.name,
             length=length,  # type: ignore[arg-type]
-            strategy="hierarchical",
+            strategy=strategy,
             notice=self.summary_notice(),
-            citations=_cite(state, book_text, chapter),
+            citations=_cite(state, text, chapter),
         )
 
     def _pieces(self, passages: Sequence[Passage], chapter_index: int) -> list[str]:
@@ -451,16 +316,15 @@ class InfiniEngine:
         return pieces
 
 
-def _chapter(state: BookState, number: int) -> Any:
-    for ch in state.book.chapters:
-        if ch.index == number:
-            return ch
-    raise UsageError(f"chapter index {number} is not in the book")
+def _check_strategy(strategy: str) -> Strategy:
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--strategy {strategy}: not one of {', '.join(STRATEGIES)}")
+    return strategy  # type: ignore[return-value]
 
 
 def _cite(state: BookState, text: str, chapter: int | None) -> tuple[Citation, ...]:
     """The passage (of `chapter`, or of the book) sharing most weight with a generated text."""
-    index = ExtractiveEngine.index(state)
+    index = passage_index(state)
     scores = index.scores(sorted(set(terms(text))))
     if chapter is not None:
         scores = scores * (index.chapters == chapter)

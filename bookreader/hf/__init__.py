@@ -2,7 +2,7 @@
 transformers.
 
     from bookreader.hf import infinify, load_model
-    model = infinify(hf_model, segment_len=64, update="delta", gate_init=0.0)
+    model = infinify(hf_model, segment_len=64, memory_update="delta", gate_init=0.0)
     out = model(input_ids)        # any length: read segment by segment, memory carried
     out.logits, out.state         # out.state: an InfiniState (memory + current segment cache)
 
@@ -13,6 +13,7 @@ infini_qwen3, infini_gemma, infini_granite) with AutoConfig and AutoModelForCaus
 with memory: see `bookreader.hf.generation`.
 """
 
+from bookreader.hf.attention import InfiniHFAttention
 from bookreader.hf.configuration import (
     CONFIG_CLASSES,
     FAMILIES,
@@ -38,7 +39,6 @@ from bookreader.hf.modeling import (
     InfiniCausalLMOutput,
     InfiniGemmaForCausalLM,
     InfiniGraniteForCausalLM,
-    InfiniHFAttention,
     InfiniLlamaForCausalLM,
     InfiniMistralForCausalLM,
     InfiniQwen2ForCausalLM,

@@ -1,8 +1,8 @@
 """Configurations of Infini-attention models converted from Hugging Face causal LMs.
 
-Each supported family (Llama, Mistral, Qwen2, Qwen3, Gemma, Granite) gets a config class that
-*is* the family's config plus four fields (segment_len, memory_update, gate_init, memory_eps)
-and its own `model_type` ("infini_llama", "infini_mistral", "infini_qwen2", "infini_qwen3",
+Each supported family (Llama, Mistral, Qwen2, Qwen3, Gemma, Granite) has a config class,
+written out below, that *is* the family's config plus four fields (`InfiniAttentionFields`:
+segment_len, memory_update, gate_init, memory_eps) and its own `model_type` ("infini_llama", "infini_mistral", "infini_qwen2", "infini_qwen3",
 "infini_gemma", "infini_granite"). Registered with `AutoConfig`, so a saved
 converted model reloads through `AutoConfig` / `AutoModelForCausalLM` alone, and every
 pretrained weight keeps its original name (only `...self_attn.beta` is new).
@@ -11,7 +11,6 @@ pretrained weight keeps its original name (only `...self_attn.beta` is new).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from transformers import (
     GemmaConfig,
@@ -65,42 +64,70 @@ FAMILIES: dict[str, Family] = {
 }
 
 
-def _make_config_class(family: Family) -> type[PretrainedConfig]:
-    """Subclass of the family's config with the Infini-attention fields.
+@dataclass(init=False, repr=False, eq=False)
+class InfiniAttentionFields:
+    """The four fields every Infini config adds to its family's config.
 
-    Annotated class attributes become dataclass fields in transformers 5 (configs are
-    dataclasses there) and plain defaults that `PretrainedConfig.__init__` overrides from
-    keyword arguments in transformers 4.
-    """
-    name = "Infini" + family.base_config.__name__
-    namespace: dict[str, Any] = {
-        "__module__": __name__,
-        "__qualname__": name,
-        "__doc__": f"{family.base_config.__name__} + Infini-attention (segment, memory rule, gate).",
-        "model_type": family.infini_type,
-        "__annotations__": {
-            "segment_len": int,
-            "memory_update": str,
-            "gate_init": float,
-            "memory_eps": float,
-        },
-        "segment_len": 2048,  # tokens per segment: local attention span, memory write unit
-        "memory_update": "delta",  # "linear" (eq. 8) or "delta" (eq. 9)
-        "gate_init": 0.0,  # initial β of every head (eq. 10); trained afterwards
-        "memory_eps": DEFAULT_EPS,  # clamp of the memory read/write denominators
-    }
-    return type(name, (family.base_config,), namespace)
+    A dataclass without an `__init__` of its own: transformers 5 makes every config class a
+    dataclass and collects these fields from here into each subclass's `__init__`;
+    transformers 4's `PretrainedConfig.__init__` sets them from keyword arguments over these
+    class defaults."""
+
+    segment_len: int = 2048  # tokens per segment: local attention span, memory write unit
+    memory_update: str = "delta"  # "linear" (eq. 8) or "delta" (eq. 9)
+    gate_init: float = 0.0  # initial β of every head (eq. 10); trained afterwards
+    memory_eps: float = DEFAULT_EPS  # clamp of the memory read/write denominators
 
 
+class InfiniLlamaConfig(InfiniAttentionFields, LlamaConfig):
+    """LlamaConfig plus the Infini-attention fields."""
+
+    model_type = "infini_llama"
+
+
+class InfiniMistralConfig(InfiniAttentionFields, MistralConfig):
+    """MistralConfig plus the Infini-attention fields."""
+
+    model_type = "infini_mistral"
+
+
+class InfiniQwen2Config(InfiniAttentionFields, Qwen2Config):
+    """Qwen2Config plus the Infini-attention fields."""
+
+    model_type = "infini_qwen2"
+
+
+class InfiniQwen3Config(InfiniAttentionFields, Qwen3Config):
+    """Qwen3Config plus the Infini-attention fields."""
+
+    model_type = "infini_qwen3"
+
+
+class InfiniGemmaConfig(InfiniAttentionFields, GemmaConfig):
+    """GemmaConfig plus the Infini-attention fields."""
+
+    model_type = "infini_gemma"
+
+
+class InfiniGraniteConfig(InfiniAttentionFields, GraniteConfig):
+    """GraniteConfig plus the Infini-attention fields."""
+
+    model_type = "infini_granite"
+
+
+# Family base type ("llama") -> its Infini config class.
 CONFIG_CLASSES: dict[str, type[PretrainedConfig]] = {
-    base_type: _make_config_class(family) for base_type, family in FAMILIES.items()
+    cls.model_type.removeprefix("infini_"): cls
+    for cls in (
+        InfiniLlamaConfig,
+        InfiniMistralConfig,
+        InfiniQwen2Config,
+        InfiniQwen3Config,
+        InfiniGemmaConfig,
+        InfiniGraniteConfig,
+    )
 }
-InfiniLlamaConfig = CONFIG_CLASSES["llama"]
-InfiniMistralConfig = CONFIG_CLASSES["mistral"]
-InfiniQwen2Config = CONFIG_CLASSES["qwen2"]
-InfiniQwen3Config = CONFIG_CLASSES["qwen3"]
-InfiniGemmaConfig = CONFIG_CLASSES["gemma"]
-InfiniGraniteConfig = CONFIG_CLASSES["granite"]
+assert set(CONFIG_CLASSES) == set(FAMILIES), "every family needs its Infini config class"
 
 
 def is_infini_config(config: PretrainedConfig) -> bool:

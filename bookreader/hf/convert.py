@@ -11,23 +11,24 @@ from __future__ import annotations
 
 from transformers import PreTrainedModel
 
+from bookreader.hf.attention import swap_attention
 from bookreader.hf.configuration import family_of, is_infini_config, to_infini_config
-from bookreader.hf.modeling import MODEL_CLASSES, swap_attention
+from bookreader.hf.modeling import MODEL_CLASSES
 from bookreader.infini.memory import DEFAULT_EPS
 
 
 def infinify(
     hf_model: PreTrainedModel,
     segment_len: int = 2048,
-    update: str = "delta",
+    memory_update: str = "delta",
     gate_init: float = 0.0,
-    eps: float = DEFAULT_EPS,
+    memory_eps: float = DEFAULT_EPS,
 ) -> PreTrainedModel:
     """Convert `hf_model` (a LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM,
     Qwen3ForCausalLM, GemmaForCausalLM or GraniteForCausalLM) in place and return it.
 
     segment_len: tokens per segment (local attention span; memory is written per segment).
-    update: "linear" (eq. 8) or "delta" (eq. 9). gate_init: initial β of every head: 0 to
+    memory_update: "linear" (eq. 8) or "delta" (eq. 9). gate_init: initial β of every head: 0 to
     train from scratch, about -3 to -5 to adapt a pretrained model, -30 to close the gates
     (the converted model then equals the original run segment by segment).
     """
@@ -38,7 +39,7 @@ def infinify(
         raise ValueError(
             f"infinify converts a {family.base_model.__name__}, not a {type(hf_model).__name__}"
         )
-    config = to_infini_config(hf_model.config, segment_len, update, gate_init, eps)
+    config = to_infini_config(hf_model.config, segment_len, memory_update, gate_init, memory_eps)
     _check_sliding_window(hf_model, segment_len)
     config.name_or_path = hf_model.config.name_or_path
     hf_model.__class__ = MODEL_CLASSES[family.base_type]

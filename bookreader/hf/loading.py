@@ -21,6 +21,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Pretra
 from transformers import __version__ as transformers_version
 
 import bookreader.hf.modeling  # noqa: F401  (registers the infini_* model types)
+from bookreader.devices import resolve_device
 from bookreader.errors import ModelUnavailable, UsageError
 from bookreader.hf.configuration import FAMILIES, is_infini_config, validate_infini_fields
 from bookreader.hf.convert import infinify
@@ -30,12 +31,6 @@ DEFAULT_SEGMENT_LEN = 2048
 # original model and still trainable (a gate at -30 could never be trained open).
 DEFAULT_CONVERSION_GATE = -4.0
 _TRUE = ("1", "true", "yes", "on")
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
@@ -136,15 +131,15 @@ def load_model(
     dtype: str | torch.dtype = "auto",
     *,
     segment_len: int | None = None,
-    update: str | None = None,
+    memory_update: str | None = None,
     gate_init: float = DEFAULT_CONVERSION_GATE,
     local_files_only: bool | None = None,
 ) -> Any:
     """An Infini-attention causal LM in eval mode on `device`.
 
     A converted checkpoint keeps its saved segment length and update rule unless `segment_len`
-    / `update` override them (both are reading parameters, not weights). A plain checkpoint is
-    converted with segment_len (default 2048), update (default "delta") and gate_init.
+    / `memory_update` override them (both are reading parameters, not weights). A plain checkpoint is
+    converted with segment_len (default 2048), memory_update (default "delta") and gate_init.
     local_files_only (default: the HF_HUB_OFFLINE environment variable) forbids the network.
     Raises ModelUnavailable (no such model, no network, unsupported family) or UsageError (a
     segment length or update rule that cannot be used).
@@ -158,7 +153,7 @@ def load_model(
     try:
         if is_infini_config(config):
             config.segment_len = segment_len or config.segment_len
-            config.memory_update = update or config.memory_update
+            config.memory_update = memory_update or config.memory_update
             validate_infini_fields(config.segment_len, config.memory_update, config.memory_eps)
             model = AutoModelForCausalLM.from_pretrained(name, config=config, **load_kwargs)
         elif config.model_type in FAMILIES:
@@ -166,7 +161,7 @@ def load_model(
             model = infinify(
                 model,
                 segment_len=segment_len or DEFAULT_SEGMENT_LEN,
-                update=update or "delta",
+                memory_update=memory_update or "delta",
                 gate_init=gate_init,
             )
         else:

@@ -1,13 +1,10 @@
 """Infini-attention inside Hugging Face causal LMs (arXiv 2404.07143, eqs. 6-10).
 
 Two pieces:
-- `InfiniHFAttention` replaces one decoder layer's `self_attn`. It keeps the layer's own
-  q/k/v/o projections (and Qwen3's q_norm/k_norm) under their original names and adds one gate
-  logit β per query head (`self_attn.beta`). Memory reads and writes use q and k *before*
-  RoPE; local attention uses them after RoPE at positions that restart at 0 in every segment.
-  The step itself (local SDPA, eq. 7 retrieve, eq. 10 gate, eqs. 8-9 fold) is
-  `bookreader.infini.attention.infini_attention_step`, shared with the standalone model.
-- `InfiniCausalLMMixin` in front of the family's `...ForCausalLM`: its forward splits any
+- `InfiniHFAttention` (in `attention.py`) replaces one decoder layer's `self_attn`: memory and
+  gate around the layer's own projections.
+- `InfiniCausalLMMixin` in front of the family's `...ForCausalLM` (the classes
+  `InfiniLlamaForCausalLM` ... `InfiniGraniteForCausalLM` below): its forward splits any
   input at segment boundaries, runs the unchanged decoder stack on each piece and carries the
   `InfiniState` (memory + current-segment cache) from piece to piece.
 
@@ -17,23 +14,39 @@ gate closed (β = -30) the model is the original run separately on each segment.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    GemmaForCausalLM,
+    GraniteForCausalLM,
+    LlamaForCausalLM,
+    MistralForCausalLM,
+    PretrainedConfig,
+    PreTrainedModel,
+    Qwen2ForCausalLM,
+    Qwen3ForCausalLM,
+)
 from transformers.utils import ModelOutput
 
-from bookreader.hf.configuration import CONFIG_CLASSES, FAMILIES, Family
-from bookreader.infini.attention import infini_attention_step, segment_pieces
-from bookreader.infini.rope import apply_rope
-from bookreader.infini.state import InfiniState, LayerState
+from bookreader.hf import configuration
+from bookreader.hf.attention import (
+    InfiniHFAttention,
+    PieceContext,
+    infini_attention_modules,
+    swap_attention,
+)
+from bookreader.hf.configuration import CONFIG_CLASSES, FAMILIES
+from bookreader.infini.attention import segment_pieces
+from bookreader.infini.state import InfiniState
 
 try:  # transformers >= 5: initialisers that skip tensors loaded from a checkpoint
     from transformers import initialization as _hf_init
@@ -44,105 +57,12 @@ except ImportError:  # pragma: no cover - transformers 4
 
 
 @dataclass
-class PieceContext:
-    """What every Infini attention module needs for one piece of input (at most one segment).
-
-    The modules read `layers_in` and write `layers_out` (never the reverse), so re-running a
-    layer (activation checkpointing) recomputes the same output and writes the same state.
-    """
-
-    layers_in: list[LayerState]
-    cos: Tensor  # (segment_len, d) RoPE table for positions 0..segment_len-1 of a segment
-    sin: Tensor
-    segment_len: int
-    rule: str
-    eps: float
-    layers_out: list[LayerState | None] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.layers_out = [None] * len(self.layers_in)
-
-
-@dataclass
 class InfiniCausalLMOutput(ModelOutput):
     """loss (with labels), logits (B, kept positions, vocab) and the state after the input."""
 
     loss: Tensor | None = None
     logits: Tensor | None = None
     state: InfiniState | None = None
-
-
-class InfiniHFAttention(nn.Module):
-    """Drop-in `self_attn` of a Llama-family decoder layer, with a compressive memory."""
-
-    def __init__(self, original: nn.Module, config: PretrainedConfig, layer_idx: int) -> None:
-        super().__init__()
-        # Same submodules under the same names: checkpoints load into them unchanged.
-        for name, child in original.named_children():
-            self.add_module(name, child)
-        self.layer_idx = layer_idx
-        self.n_heads = config.num_attention_heads
-        self.n_kv_heads = config.num_key_value_heads
-        self.head_dim = original.head_dim
-        self.scaling = float(original.scaling)
-        self.attention_dropout = float(getattr(original, "attention_dropout", 0.0) or 0.0)
-        # Qwen2/3 set this per layer (None when the layer is global); Mistral only in its config.
-        window = getattr(original, "sliding_window", getattr(config, "sliding_window", None))
-        self.sliding_window: int | None = window
-        weight = self.q_proj.weight
-        beta = torch.full((self.n_heads,), float(config.gate_init), dtype=weight.dtype)
-        self.beta = nn.Parameter(beta.to(weight.device))  # eq. 10, one gate logit per head
-        self.read_memory = True  # False closes every gate (memory-off control)
-        self.bound_context: PieceContext | None = None  # fallback when kwargs do not reach us
-
-    def _heads(self, x: Tensor, norm: nn.Module | None) -> Tensor:
-        B, T, _ = x.shape
-        x = x.view(B, T, -1, self.head_dim)  # (B, T, heads, d)
-        if norm is not None:  # Qwen3: RMSNorm per head, before RoPE (so memory sees it too)
-            x = norm(x)
-        return x.transpose(1, 2)  # (B, heads, T, d)
-
-    def forward(
-        self,
-        hidden_states: Tensor,
-        *args: Any,
-        infini_ctx: PieceContext | None = None,
-        **kwargs: Any,
-    ) -> tuple[Tensor, None]:
-        ctx = infini_ctx if infini_ctx is not None else self.bound_context
-        if ctx is None:
-            raise RuntimeError("Infini-attention layers run through the converted model only")
-        B, T, _ = hidden_states.shape
-        q = self._heads(self.q_proj(hidden_states), getattr(self, "q_norm", None))  # (B,H,T,d)
-        k = self._heads(self.k_proj(hidden_states), getattr(self, "k_norm", None))  # (B,Hkv,T,d)
-        v = self._heads(self.v_proj(hidden_states), None)  # (B, H_kv, T, d)
-
-        layer = ctx.layers_in[self.layer_idx]
-        start = layer.seg_len  # positions restart at 0 in every segment
-        cos, sin = ctx.cos[start : start + T], ctx.sin[start : start + T]
-        q_rot, k_rot = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if not math.isclose(self.scaling, self.head_dim**-0.5):  # SDPA scales by d^-0.5
-            q_rot = q_rot * (self.scaling * self.head_dim**0.5)
-
-        out, new_layer = infini_attention_step(
-            q, k, v, q_rot, k_rot, layer, self.beta,
-            segment_len=ctx.segment_len, rule=ctx.rule, read_memory=self.read_memory,
-            eps=ctx.eps, dropout_p=self.attention_dropout if self.training else 0.0,
-        )  # fmt: skip
-        ctx.layers_out[self.layer_idx] = new_layer
-        out = out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)
-        return self.o_proj(out), None
-
-
-def swap_attention(model: PreTrainedModel, config: PretrainedConfig) -> None:
-    """Replace every decoder layer's self_attn by an InfiniHFAttention sharing its weights."""
-    for index, layer in enumerate(model.model.layers):
-        if not isinstance(layer.self_attn, InfiniHFAttention):
-            layer.self_attn = InfiniHFAttention(layer.self_attn, config, index)
-
-
-def infini_attention_modules(model: nn.Module) -> list[InfiniHFAttention]:
-    return [m for m in model.modules() if isinstance(m, InfiniHFAttention)]
 
 
 class InfiniCausalLMMixin:
@@ -360,7 +280,7 @@ class InfiniCausalLMMixin:
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
             "Infini-attention models generate with bookreader.hf.generation "
-            "(generate_tokens / stream_text), which carry the compressive memory"
+            "(generate_text / stream_text / GenerationStream), which carry the compressive memory"
         )
 
 
@@ -381,26 +301,55 @@ def _shifted_loss(logits: Tensor, labels: Tensor, start: int) -> tuple[Tensor, i
     return total, valid
 
 
-def _make_model_class(family: Family) -> type[PreTrainedModel]:
-    name = "Infini" + family.base_model.__name__
-    namespace = {
-        "__module__": __name__,
-        "__qualname__": name,
-        "__doc__": f"{family.base_model.__name__} with Infini-attention in every layer.",
-        "config_class": CONFIG_CLASSES[family.base_type],
-    }
-    return type(name, (InfiniCausalLMMixin, family.base_model), namespace)
+class InfiniLlamaForCausalLM(InfiniCausalLMMixin, LlamaForCausalLM):
+    """LlamaForCausalLM with Infini-attention in every layer."""
+
+    config_class = configuration.InfiniLlamaConfig
 
 
+class InfiniMistralForCausalLM(InfiniCausalLMMixin, MistralForCausalLM):
+    """MistralForCausalLM with Infini-attention in every layer."""
+
+    config_class = configuration.InfiniMistralConfig
+
+
+class InfiniQwen2ForCausalLM(InfiniCausalLMMixin, Qwen2ForCausalLM):
+    """Qwen2ForCausalLM with Infini-attention in every layer."""
+
+    config_class = configuration.InfiniQwen2Config
+
+
+class InfiniQwen3ForCausalLM(InfiniCausalLMMixin, Qwen3ForCausalLM):
+    """Qwen3ForCausalLM with Infini-attention in every layer."""
+
+    config_class = configuration.InfiniQwen3Config
+
+
+class InfiniGemmaForCausalLM(InfiniCausalLMMixin, GemmaForCausalLM):
+    """GemmaForCausalLM with Infini-attention in every layer."""
+
+    config_class = configuration.InfiniGemmaConfig
+
+
+class InfiniGraniteForCausalLM(InfiniCausalLMMixin, GraniteForCausalLM):
+    """GraniteForCausalLM with Infini-attention in every layer."""
+
+    config_class = configuration.InfiniGraniteConfig
+
+
+# Family base type ("llama") -> its Infini model class.
 MODEL_CLASSES: dict[str, type[PreTrainedModel]] = {
-    base_type: _make_model_class(family) for base_type, family in FAMILIES.items()
+    cls.config_class.model_type.removeprefix("infini_"): cls
+    for cls in (
+        InfiniLlamaForCausalLM,
+        InfiniMistralForCausalLM,
+        InfiniQwen2ForCausalLM,
+        InfiniQwen3ForCausalLM,
+        InfiniGemmaForCausalLM,
+        InfiniGraniteForCausalLM,
+    )
 }
-InfiniLlamaForCausalLM = MODEL_CLASSES["llama"]
-InfiniMistralForCausalLM = MODEL_CLASSES["mistral"]
-InfiniQwen2ForCausalLM = MODEL_CLASSES["qwen2"]
-InfiniQwen3ForCausalLM = MODEL_CLASSES["qwen3"]
-InfiniGemmaForCausalLM = MODEL_CLASSES["gemma"]
-InfiniGraniteForCausalLM = MODEL_CLASSES["granite"]
+assert set(MODEL_CLASSES) == set(FAMILIES), "every family needs its Infini model class"
 
 
 def register() -> None:

@@ -8,8 +8,9 @@ from bookreader.infini.attention import (
     repeat_kv,
     segment_pieces,
 )
+from bookreader.infini.config import InfiniConfig
 from bookreader.infini.memory import LayerMemory, retrieve, sigma, update
-from bookreader.infini.model import InfiniConfig, InfiniTransformer
+from bookreader.infini.model import InfiniTransformer
 from bookreader.infini.state import InfiniState, LayerState
 from bookreader.infini.stream import TokenStream, generate, iter_chunks, read_stream, sample_next
 from bookreader.infini.tokenizer import ByteStreamDecoder, ByteTokenizer

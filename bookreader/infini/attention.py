@@ -17,18 +17,14 @@ Functions for other model families (the Hugging Face plug-in) are `infini_attent
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bookreader.infini.config import InfiniConfig
 from bookreader.infini.memory import DEFAULT_EPS, UpdateRule, gate, retrieve, update
 from bookreader.infini.rope import RotaryEmbedding
 from bookreader.infini.state import LayerState
-
-if TYPE_CHECKING:
-    from bookreader.infini.model import InfiniConfig
 
 try:  # a causal mask aligned to the last key, understood by the fused kernels (torch >= 2.3)
     from torch.nn.attention.bias import causal_lower_right
@@ -91,9 +87,9 @@ def infini_attention_step(
     beta: Tensor,
     *,
     segment_len: int,
-    rule: UpdateRule = "delta",
+    memory_update: UpdateRule = "delta",
     read_memory: bool = True,
-    eps: float = DEFAULT_EPS,
+    memory_eps: float = DEFAULT_EPS,
     dropout_p: float = 0.0,
 ) -> tuple[Tensor, LayerState]:
     """One Infini-attention step for t new tokens that stay within the current segment.
@@ -120,11 +116,11 @@ def infini_attention_step(
     a_dot = local_attention(q_rot, k_rot_seg, v_seg, dropout_p)  # (B, H, t, d_v)
     out = a_dot
     if read_memory and layer.memory.written:
-        a_mem = retrieve(q, layer.memory, eps)  # eq. 7, memory of the previous segments
+        a_mem = retrieve(q, layer.memory, memory_eps)  # eq. 7, memory of the previous segments
         out = gate(a_mem, a_dot, beta, layer.memory)  # eq. 10
 
     if t0 + t == segment_len:  # segment full: fold it in once, start an empty one
-        memory = update(k_seg, v_seg, layer.memory, rule, eps)  # eqs. 8-9
+        memory = update(k_seg, v_seg, layer.memory, memory_update, memory_eps)  # eqs. 8-9
         return out, LayerState(memory)
     return out, LayerState(layer.memory, k_seg, v_seg, k_rot_seg if rotated else None)
 
@@ -137,8 +133,9 @@ class InfiniAttention(nn.Module):
 
     def __init__(self, cfg: InfiniConfig) -> None:
         super().__init__()
-        self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.kv_heads, cfg.dim_head
-        self.segment_len, self.rule, self.eps = cfg.segment_len, cfg.update, cfg.memory_eps
+        self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.kv_heads, cfg.head_dim
+        self.segment_len, self.memory_update = cfg.segment_len, cfg.memory_update
+        self.memory_eps = cfg.memory_eps
         self.dropout = cfg.dropout
         self.q_proj = nn.Linear(cfg.d_model, self.n_heads * self.head_dim, bias=False)
         self.k_proj = nn.Linear(cfg.d_model, self.n_kv_heads * self.head_dim, bias=False)
@@ -174,8 +171,9 @@ class InfiniAttention(nn.Module):
                 q_rot, k_rot = self.rope(qs, layer.seg_len), self.rope(ks, layer.seg_len)
             out, layer = infini_attention_step(
                 qs, ks, vs, q_rot, k_rot, layer, self.beta,
-                segment_len=self.segment_len, rule=self.rule, read_memory=self.read_memory,
-                eps=self.eps, dropout_p=dropout_p,
+                segment_len=self.segment_len, memory_update=self.memory_update,
+                read_memory=self.read_memory,
+                memory_eps=self.memory_eps, dropout_p=dropout_p,
             )  # fmt: skip
             outputs.append(out)
             start += n

@@ -63,7 +63,7 @@ class LayerMemory:
         return LayerMemory(self.M.detach(), self.z.detach(), self.written)
 
 
-def retrieve(q: Tensor, memory: LayerMemory, eps: float = DEFAULT_EPS) -> Tensor:
+def retrieve(q: Tensor, memory: LayerMemory, memory_eps: float = DEFAULT_EPS) -> Tensor:
     """Eq. 7: A_mem = σ(Q) M / (σ(Q) z).
 
     q: (B, H, T, d_k), pre-RoPE, any dtype. Returns (B, H, T, d_v) in fp32.
@@ -74,15 +74,15 @@ def retrieve(q: Tensor, memory: LayerMemory, eps: float = DEFAULT_EPS) -> Tensor
     sq = sigma(q.float()).view(B, n_kv, group, T, d_k)  # head i -> KV head i // group
     num = sq @ memory.M.unsqueeze(2)  # (B, H_kv, g, T, d_v)
     den = sq @ memory.z[:, :, None, :, None]  # (B, H_kv, g, T, 1)
-    return (num / den.clamp_min(eps)).reshape(B, H, T, -1)
+    return (num / den.clamp_min(memory_eps)).reshape(B, H, T, -1)
 
 
 def update(
     k: Tensor,
     v: Tensor,
     memory: LayerMemory,
-    rule: UpdateRule = "delta",
-    eps: float = DEFAULT_EPS,
+    memory_update: UpdateRule = "delta",
+    memory_eps: float = DEFAULT_EPS,
 ) -> LayerMemory:
     """Fold one segment into memory. k: (B, H_kv, T, d_k) pre-RoPE, v: (B, H_kv, T, d_v).
 
@@ -93,11 +93,11 @@ def update(
     """
     sk = sigma(k.float())
     values = v.float()
-    if rule == "delta" and memory.written:
-        known = (sk @ memory.M) / (sk @ memory.z.unsqueeze(-1)).clamp_min(eps)
+    if memory_update == "delta" and memory.written:
+        known = (sk @ memory.M) / (sk @ memory.z.unsqueeze(-1)).clamp_min(memory_eps)
         values = values - known
-    elif rule not in ("linear", "delta"):
-        raise ValueError(f"unknown memory update rule {rule!r}")
+    elif memory_update not in ("linear", "delta"):
+        raise ValueError(f"unknown memory update rule {memory_update!r}")
     M = memory.M + sk.transpose(-1, -2) @ values
     z = memory.z + sk.sum(dim=-2)
     return LayerMemory(M, z, True)

@@ -6,10 +6,13 @@ attends locally, and (when the segment is full) writes the segment into memory. 
 is in Python; each segment is vectorised (SDPA for local attention, matmuls for the memory).
 
     cfg = InfiniConfig(vocab_size=256, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2,
-                       segment_len=32, update="delta")
+                       segment_len=32, memory_update="delta")
     model = InfiniTransformer(cfg)
     state = model.init_state(batch_size=1)
     logits, state = model(ids, state)   # ids (B, T), any T; memory carried across calls
+
+Generation lives in `stream.py` (`generate(model, ...)`, `TokenStream(model, ...)`), which
+imports this module; this module does not import it back.
 """
 
 from __future__ import annotations
@@ -18,9 +21,8 @@ import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,71 +30,11 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from bookreader.infini.attention import InfiniAttention, segment_pieces
-from bookreader.infini.memory import UpdateRule
+from bookreader.infini.config import InfiniConfig
 from bookreader.infini.state import InfiniState, LayerState
-from bookreader.infini.tokenizer import ByteTokenizer
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-
-
-@dataclass
-class InfiniConfig:
-    vocab_size: int = ByteTokenizer.vocab_size
-    d_model: int = 256
-    n_layers: int = 4
-    n_heads: int = 4
-    n_kv_heads: int | None = None  # None: n_heads (no grouped-query attention)
-    head_dim: int | None = None  # None: d_model // n_heads
-    d_ff: int | None = None  # SwiGLU hidden size; None: 8/3 d_model rounded up to 8
-    segment_len: int = 512
-    update: UpdateRule = "delta"  # memory update rule: "linear" (eq. 8) or "delta" (eq. 9)
-    gate_init: float = 0.0  # β at init: 0 from scratch; -3..-5 to adapt; -30 closes the gate
-    positions: Literal["rope", "learned"] = "rope"  # both restart at 0 in every segment
-    rope_theta: float = 10000.0
-    bptt_segments: int | None = None  # gradient through memory within windows of this many
-    checkpoint_segments: bool = False  # recompute each segment's activations in backward
-    dropout: float = 0.0
-    tie_embeddings: bool = True
-    norm_eps: float = 1e-5
-    memory_eps: float = 1e-6  # clamp of the memory denominators σ(Q) z
-
-    def __post_init__(self) -> None:
-        if self.n_heads % self.kv_heads:
-            raise ValueError(
-                f"n_heads {self.n_heads} is not a multiple of n_kv_heads {self.kv_heads}"
-            )
-        if self.update not in ("linear", "delta"):
-            raise ValueError(f"update must be 'linear' or 'delta', not {self.update!r}")
-        if self.positions not in ("rope", "learned"):
-            raise ValueError(f"positions must be 'rope' or 'learned', not {self.positions!r}")
-        if self.segment_len < 1:
-            raise ValueError("segment_len must be at least 1")
-        if self.bptt_segments is not None and self.bptt_segments < 1:
-            raise ValueError("bptt_segments must be None or at least 1")
-
-    @property
-    def kv_heads(self) -> int:
-        return self.n_kv_heads or self.n_heads
-
-    @property
-    def dim_head(self) -> int:
-        return self.head_dim or self.d_model // self.n_heads
-
-    @property
-    def ff_hidden(self) -> int:
-        return self.d_ff or 8 * math.ceil(8 * self.d_model / 3 / 8)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InfiniConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown InfiniConfig fields: {sorted(unknown)}")
-        return cls(**data)
 
 
 class RMSNorm(nn.Module):
@@ -169,7 +111,7 @@ class InfiniTransformer(nn.Module):
     ) -> InfiniState:
         cfg = self.config
         return InfiniState.empty(
-            cfg.n_layers, batch_size, cfg.kv_heads, cfg.dim_head, cfg.dim_head,
+            cfg.n_layers, batch_size, cfg.kv_heads, cfg.head_dim, cfg.head_dim,
             device=device or self.device, meta={"config": cfg.to_dict()},
         )  # fmt: skip
 
@@ -253,34 +195,6 @@ class InfiniTransformer(nn.Module):
         no_grad rather than inference_mode: the state it returns may later feed a forward pass
         that trains (inference tensors cannot be saved for backward)."""
         return self(ids, state, return_logits=False)[1]
-
-    # -- generation (see stream.py) -----------------------------------------------------------
-
-    def generate(
-        self,
-        ids: Tensor,
-        state: InfiniState | None = None,
-        max_new_tokens: int = 64,
-        **sampling: Any,
-    ) -> tuple[Tensor, InfiniState]:
-        """Continue ids (B, T) with up to max_new_tokens tokens. Returns (new ids (B, n), state).
-        Options: temperature (0 = greedy, the default), top_p, top_k, eos_id, generator."""
-        from bookreader.infini.stream import generate
-
-        return generate(self, ids, state, max_new_tokens, **sampling)
-
-    def stream(
-        self,
-        ids: Tensor,
-        state: InfiniState | None = None,
-        max_new_tokens: int = 64,
-        **sampling: Any,
-    ) -> Iterator[int]:
-        """Like generate for a batch of one, yielding token ids as they come; the returned
-        TokenStream's `.state` is the state after the last token yielded."""
-        from bookreader.infini.stream import TokenStream
-
-        return TokenStream(self, ids, state, max_new_tokens, **sampling)
 
     # -- training support ---------------------------------------------------------------------
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from bookreader.book import PARAGRAPH_BREAK
 
-# Project Gutenberg markers: "*** START OF THE PROJECT GUTENBERG EBOOK X ***", the older
+# Project Gutenberg markers (`strip_gutenberg` cuts plain text at them, the EPUB loader its
+# blocks): "*** START OF THE PROJECT GUTENBERG EBOOK X ***", the older
 # "*** START OF THIS PROJECT GUTENBERG EBOOK X ***" and "*END*THE SMALL PRINT!" variants.
-_PG_START = re.compile(
+GUTENBERG_START = re.compile(
     r"^\W*(?:\*{3}|\*)\s*START OF (?:THE|THIS) PROJECT GUTENBERG.*$|^\*END\*THE SMALL PRINT.*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_PG_END = re.compile(
+GUTENBERG_END = re.compile(
     r"^\W*(?:\*{3}|\*)?\s*END OF (?:THE|THIS) PROJECT GUTENBERG.*$"
     r"|^\s*End of (?:the )?Project Gutenberg'?s? .*$",
     re.IGNORECASE | re.MULTILINE,
@@ -81,11 +82,11 @@ def strip_gutenberg(text: str) -> tuple[str, bool]:
     """Remove a Project Gutenberg header (up to the START marker) and everything from the END
     marker or the licence heading on. Returns (text, whether anything was removed)."""
     stripped = False
-    start = _PG_START.search(text)
+    start = GUTENBERG_START.search(text)
     if start:
         text = text[start.end() :]
         stripped = True
-    end = _PG_END.search(text)
+    end = GUTENBERG_END.search(text)
     licence = _PG_LICENCE.search(text)
     cut = min((m.start() for m in (end, licence) if m), default=None)
     if cut is not None:
@@ -153,20 +154,30 @@ def strip_running(
     return kept, len(lines) - len(kept)
 
 
+def without_running_lines(
+    pages: Callable[[], Iterable[list[str]]], tokens: Sequence[set[str]], edge: int = 2
+) -> Iterator[tuple[list[str], int]]:
+    """Each page's lines without page numbers and the header/footer lines that repeat across
+    pages (see `running_keys`), with how many went; only the first and last `edge` non-blank
+    lines of a page are candidates. `pages()` is called twice (once to find the running lines,
+    once to strip them) so that a caller can hold one page's lines in memory at a time."""
+    running = running_keys(
+        ((edge_lines(lines, edge), t) for lines, t in zip(pages(), tokens, strict=True)),
+        len(tokens),
+    )
+    for lines, t in zip(pages(), tokens, strict=True):
+        yield strip_running(lines, t, running, edge)
+
+
 def remove_running_lines(
     pages: Sequence[list[str]], labels: Sequence[str] | None = None, edge: int = 2
 ) -> tuple[list[list[str]], int]:
-    """Drop page numbers and the header/footer lines that repeat across pages (see
-    `running_keys`); only the first and last `edge` non-blank lines of a page are candidates.
-    Returns the cleaned pages and how many lines were removed."""
+    """`without_running_lines` over pages held in a list, numbered from 1 (`labels`: their
+    printed labels). Returns the cleaned pages and how many lines were removed."""
     tokens = [page_tokens(k + 1, labels[k] if labels else None) for k in range(len(pages))]
-    running = running_keys(
-        ((edge_lines(lines, edge), t) for lines, t in zip(pages, tokens, strict=True)), len(pages)
-    )
     cleaned: list[list[str]] = []
     removed = 0
-    for lines, t in zip(pages, tokens, strict=True):
-        kept, n = strip_running(lines, t, running, edge)
+    for kept, n in without_running_lines(lambda: pages, tokens, edge):
         cleaned.append(kept)
         removed += n
     return cleaned, removed

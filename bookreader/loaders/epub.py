@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bookreader.book import Book, Chapter
 from bookreader.errors import EmptyBook
-from bookreader.loaders.cleanup import join_paragraphs
+from bookreader.loaders.cleanup import GUTENBERG_END, GUTENBERG_START, join_paragraphs
 from bookreader.loaders.epub_package import (
     Package,
     SpineDoc,
@@ -78,8 +78,6 @@ _FRONT_TITLE = re.compile(
     r"|colophon|uncopyright|licen[cs]e|.*project gutenberg.*licen[cs]e.*|landmarks)\s*$",
     re.IGNORECASE,
 )
-_PG_START = re.compile(r"\*\*\*\s*START OF (?:THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
-_PG_END = re.compile(r"\*\*\*\s*END OF (?:THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
 SHORT_EDGE_WORDS = 40  # a title or edition page before the first chapter, an ad after the last
 LEAD_FRONT_WORDS = 300  # a document before the first TOC entry is front matter up to this size
 MIN_RESOLVED = 0.5  # fewer TOC entries than this share resolve: chapters follow the spine
@@ -203,8 +201,8 @@ def _has_words(blocks: list[Block], limit: int) -> bool:
 def _strip_gutenberg_blocks(segments: list[Segment]) -> bool:
     """Drop everything up to "*** START OF THE PROJECT GUTENBERG ..." and from "*** END OF ..."."""
     flat = [(s, b) for s in segments for b in s.blocks]
-    start = next((k for k, (_, b) in enumerate(flat) if _PG_START.search(b.text)), None)
-    end = next((k for k, (_, b) in enumerate(flat) if _PG_END.search(b.text)), None)
+    start = next((k for k, (_, b) in enumerate(flat) if GUTENBERG_START.search(b.text)), None)
+    end = next((k for k, (_, b) in enumerate(flat) if GUTENBERG_END.search(b.text)), None)
     if start is None and end is None:
         return False
     keep = {

@@ -22,11 +22,9 @@ from bookreader.errors import CorruptBook, NoTextLayer
 from bookreader.loaders.cleanup import (
     clean_inline,
     dehyphenate,
-    edge_lines,
     page_tokens,
-    running_keys,
-    strip_running,
     vocabulary_of,
+    without_running_lines,
 )
 from bookreader.loaders.headings import find_sections
 from bookreader.loaders.pdf_document import (
@@ -200,12 +198,9 @@ def _strip_running_lines(pages: list[PageText]) -> int:
     """Running headers, footers and page numbers out of every page, one page's lines in
     memory at a time; returns how many lines went."""
     tokens = [page_tokens(page.number, page.label) for page in pages]
-    running = running_keys(
-        ((edge_lines(page.lines), t) for page, t in zip(pages, tokens, strict=True)), len(pages)
-    )
+    stripped = without_running_lines(lambda: (page.lines for page in pages), tokens)
     removed = 0
-    for page, t in zip(pages, tokens, strict=True):
-        kept, n = strip_running(page.lines, t, running)
+    for page, (kept, n) in zip(pages, stripped, strict=True):
         if n:
             page.text = "\n".join(kept)
             removed += n

@@ -8,7 +8,6 @@ Files are written to a temporary name and renamed, so a killed run never leaves 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import torch
 
 from bookreader.errors import UsageError
+from bookreader.fileio import atomic_write
 
 CHECKPOINT_DIR = "checkpoints"
 LATEST = "latest.pt"
@@ -50,9 +50,7 @@ def save_checkpoint(out_dir: str | Path, checkpoint: Checkpoint) -> Path:
         "tokens": checkpoint.tokens,
     }
     for target in (path, path.parent / LATEST):
-        temporary = target.with_suffix(".tmp")
-        torch.save(payload, temporary)
-        os.replace(temporary, target)
+        atomic_write(target, lambda temporary: torch.save(payload, temporary))
     return path
 
 

@@ -4,7 +4,7 @@
     d_model = 64
     n_layers = 3
     segment_len = 256
-    update = "delta"
+    memory_update = "delta"   # ("update" in older recipes: still read)
 
     [data]
     passkey_weight = 1.0       # share of batches that are passkey trials

@@ -5,8 +5,8 @@ state) -> (logits, state)`, `read`, `gates`, `param_groups`, the memory switch, 
 
 The model itself comes from `bookreader.hf` (the only package that imports transformers): a
 recipe's `[model] hf = "folder or hub id"` names a plain checkpoint of a supported family
-(converted on load) or one already converted; `segment_len`, `update` and `gate_init` are the
-conversion's options. `save` writes `save_pretrained` plus the tokenizer, so the folder loads
+(converted on load) or one already converted; `segment_len`, `memory_update` and `gate_init` are
+the conversion's options (`update`, the older name, is still read). `save` writes `save_pretrained` plus the tokenizer, so the folder loads
 back with `bookreader.hf.load_model` and with `bookreader passkey --model FOLDER`.
 """
 
@@ -21,9 +21,10 @@ from torch import Tensor, nn
 
 from bookreader.errors import UsageError
 from bookreader.infini import InfiniState
+from bookreader.infini.config import LEGACY_NAMES
 from bookreader.training.data import TokenizerCodec
 
-CONVERSION_OPTIONS = ("segment_len", "update", "gate_init")
+CONVERSION_OPTIONS = ("segment_len", "memory_update", "gate_init")
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class HFModelConfig:
     name_or_path: str
     model_type: str
     segment_len: int
-    update: str
+    memory_update: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,7 +50,7 @@ class HFInfiniModel(nn.Module):
             name_or_path=name_or_path,
             model_type=str(model.config.model_type),
             segment_len=int(model.config.segment_len),
-            update=str(model.config.memory_update),
+            memory_update=str(model.config.memory_update),
         )
 
     # -- construction -------------------------------------------------------------------------
@@ -57,6 +58,7 @@ class HFInfiniModel(nn.Module):
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> HFInfiniModel:
         """From a recipe's [model] table: hf = "folder or id", plus conversion options."""
+        spec = {LEGACY_NAMES.get(key, key): value for key, value in spec.items()}
         unknown = set(spec) - {"hf", *CONVERSION_OPTIONS}
         if unknown:
             allowed = ", ".join(CONVERSION_OPTIONS)
@@ -124,7 +126,7 @@ class HFInfiniModel(nn.Module):
 
     @property
     def memory_enabled(self) -> bool:
-        from bookreader.hf.modeling import infini_attention_modules
+        from bookreader.hf.attention import infini_attention_modules
 
         return all(module.read_memory for module in infini_attention_modules(self.model))
 

@@ -8,14 +8,13 @@ crash mid-save never leaves half a history behind.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from bookreader import paths
 from bookreader.book import Citation
+from bookreader.fileio import atomic_write_text
 
 FORMAT_VERSION = 1
 Role = Literal["question", "answer", "summary"]
@@ -102,15 +101,8 @@ class HistoryStore:
             "book_title": history.book_title,
             "turns": [t.to_dict() for t in history.turns],
         }
-        target = self.path_for(history.sha256)
-        fd, temp_name = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle, ensure_ascii=False, indent=1)
-            os.replace(temp_name, target)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        text = json.dumps(payload, ensure_ascii=False, indent=1)
+        atomic_write_text(self.path_for(history.sha256), text)
 
     def delete(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)

@@ -15,12 +15,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Input, OptionList
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -28,16 +28,15 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from bookreader.book import Book, Citation
 from bookreader.engines.base import BookState, Engine, Summary
 from bookreader.errors import BookreaderError
-from bookreader.tui.history import History, Turn
+from bookreader.tui.history import History
+from bookreader.tui.screens.error import ErrorModal
 from bookreader.tui.screens.map import MapChoice, MapScreen
 from bookreader.tui.screens.passage import PassageScreen
+from bookreader.tui.session import ChatSession
 from bookreader.tui.widgets.chapter_list import ChapterList, chapter_index_of, chapter_name
 from bookreader.tui.widgets.conversation import AnswerMessage, CitationLink, Conversation
 from bookreader.tui.widgets.footer import Footer
 from bookreader.tui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from bookreader.tui.app import BookreaderApp
 
 PROGRESS_INTERVAL_S = 0.1  # at most ten progress redraws a second, whatever the engine reports
 
@@ -76,12 +75,22 @@ class ChatScreen(Screen[None]):
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
 
-    def __init__(self) -> None:
+    class Fatal(Message):
+        """Nothing more can be done (the book cannot be read, the model cannot be loaded): the
+        app shows the error and exits with its code."""
+
+        def __init__(self, error: BookreaderError) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, session: ChatSession) -> None:
         super().__init__()
+        self.session = session
+        # What the widgets show, set on the UI thread when they show it (the session's own
+        # fields are set earlier, in the worker).
         self.book: Book | None = None
         self.engine: Engine | None = None
         self.state: BookState | None = None
-        self.history: History | None = None
         self._jobs: deque[_Job] = deque()
         self._busy = False
         self._running: str | None = None  # kind of the job in the worker
@@ -94,8 +103,8 @@ class ChatScreen(Screen[None]):
         return not self._busy and not self._jobs
 
     @property
-    def bookreader(self) -> BookreaderApp:
-        return self.app  # type: ignore[return-value]
+    def history(self) -> History | None:
+        return self.session.history
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -108,7 +117,7 @@ class ChatScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        path = self.bookreader.book_path
+        path = self.session.book_path
         self.query_one(ChapterList).show_loading()
         self.query_one(Conversation).show_placeholder(f"Opening {path.name}…")
         self.query_one(StatusBar).update_info(phase="opening")
@@ -146,9 +155,9 @@ class ChatScreen(Screen[None]):
             error = event.worker.error
             message = f"{type(error).__name__}: {error}"
             if self.state is None:  # without the book's state there is nothing left to do
-                self.bookreader.fail(BookreaderError(f"unexpected error: {message}"))
+                self.post_message(self.Fatal(BookreaderError(f"unexpected error: {message}")))
             else:
-                self.bookreader.show_error("Unexpected error", message)
+                self.app.push_screen(ErrorModal("Unexpected error", message))
         self._busy, self._running = False, None
         if not self._jobs and self.state is not None:
             self._set_phase("ready")
@@ -196,38 +205,30 @@ class ChatScreen(Screen[None]):
     # Opening and reading the book (worker thread) ------------------------------------------------
 
     def _open_and_read(self) -> None:
-        app = self.bookreader
         try:
             self._ui(self._set_phase, "loading engine")
-            engine = app.build_engine()
+            engine = self.session.build_engine()
             self._ui(self._engine_ready, engine)
-            state = app.cached_state(engine)
-            if state is not None:  # read before: the cache has the book and its state
-                self._ui(self._book_loaded, state.book)
-            else:
-                book = app.load_book()
-                self._ui(self._book_loaded, book)
-                state = engine.read(book, progress=self._progress("reading"))
-                app.remember_state(engine, state)
+            state = self.session.read(engine, self._show_book, progress=self._progress("reading"))
         except BookreaderError as error:
-            self._ui(app.fail, error)
+            self.post_message(self.Fatal(error))  # thread-safe; the app shows it and exits
             return
         self._ui(self._book_read, engine, state)
 
+    def _show_book(self, book: Book) -> None:
+        """From the worker: the book is known (cached or loaded), its reading may go on."""
+        self._ui(self._book_loaded, book)
+
     def _book_loaded(self, book: Book) -> None:
         self.book = book
-        app = self.bookreader
-        app.sub_title = book.title
+        self.app.sub_title = book.title
         self.query_one(ChapterList).show_book(book)
         self.query_one(StatusBar).update_info(phase="reading", warnings=tuple(book.warnings))
         conversation = self.query_one(Conversation)
         conversation.clear()
-        if app.fresh:
-            app.history_store.delete(book.sha256)
-        self.history = app.history_store.load(book.sha256)
-        self.history.book_title = book.title
-        if self.history.turns:
-            conversation.show_turns(self.history.turns)
+        history = self.session.open_history(book)
+        if history.turns:
+            conversation.show_turns(history.turns)
         else:
             conversation.show_placeholder(self._introduction())
 
@@ -371,10 +372,9 @@ class ChatScreen(Screen[None]):
         self, generation: int, request: str, answer: AnswerMessage, stopped: bool = False
     ) -> None:
         answer.finish(stopped)
-        if generation != self._generation or self.history is None or self.book is None:
+        if generation != self._generation or self.book is None:
             return
-        self.history.turns += [Turn("question", request), answer.as_turn()]
-        self.bookreader.history_store.save(self.history)
+        self.session.record(request, answer.as_turn())
 
     # Other actions ----------------------------------------------------------------------------
 
@@ -389,9 +389,7 @@ class ChatScreen(Screen[None]):
         conversation = self.query_one(Conversation)
         conversation.clear()
         conversation.show_placeholder(self._introduction())
-        if self.history is not None:
-            self.history.turns = []
-            self.bookreader.history_store.delete(self.history.sha256)
+        self.session.clear_history()
         self.notify("Conversation cleared.")
 
     def action_map(self) -> None:

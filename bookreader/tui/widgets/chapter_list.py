@@ -97,8 +97,5 @@ def chapter_index_of(option_id: str | None) -> int | None:
 
 
 def chapter_name(book: Book, index: int) -> str:
-    """How to name a chapter in a sentence: its own title when that already says "Chapter 3"."""
-    title = book.chapters[index].title
-    if title.lower().startswith("chapter"):
-        return f'"{title}"'
-    return f'chapter {index + 1}, "{title}"'
+    """How to name a chapter in a sentence (see `Chapter.label`)."""
+    return book.chapters[index].label()
