@@ -222,3 +222,10 @@ def _check_model(model: dict[str, Any]) -> None:
         InfiniConfig.from_dict(model)
     except (TypeError, ValueError) as error:
         raise UsageError(f"[model] {error}") from None
+    # The dataclass takes any value; `d_model = "big"` must fail here (exit 2), not in torch.
+    defaults = InfiniConfig()
+    for key, value in model.items():
+        expected = getattr(defaults, key)
+        if expected is None:  # optional sizes (n_kv_heads, d_ff, ...): an int when given
+            expected = 0
+        _coerce(value, expected, f"[model] {key}")
