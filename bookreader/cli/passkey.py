@@ -28,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bookreader.cli.checks import input_file
 from bookreader.cli.common import guarded, print_json, stderr_console
 from bookreader.errors import ModelUnavailable, UsageError
 
@@ -129,8 +130,8 @@ def passkey(
         raise UsageError("--lengths and --positions need at least one value each")
     if trials < 1 or batch_size < 1:
         raise UsageError("--trials and --batch-size must be >= 1")
-    if haystack is not None and not haystack.is_file():
-        raise UsageError(f"--haystack: no such file: {haystack}")
+    if haystack is not None:
+        input_file(haystack, "--haystack")
     net = load_infini_model(model, threads)
     hay = _haystack(haystack, getattr(net, "codec", None))
     console = stderr_console()

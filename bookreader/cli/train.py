@@ -21,6 +21,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bookreader.cli.checks import input_file, output_folder
 from bookreader.cli.common import guarded, print_json, stderr_console
 from bookreader.errors import UsageError
 from bookreader.training.config import load_recipe
@@ -38,13 +39,13 @@ def train(
     """Train (or continue training) a model from a TOML recipe."""
     from bookreader.training.loop import train as run_training
 
-    plan = load_recipe(recipe)
+    plan = load_recipe(input_file(recipe, "recipe"))
     if steps is not None:
         if steps < 1:
             raise UsageError("--steps must be >= 1")
         plan.train.steps = steps
     if out_dir is not None:
-        plan.train.out_dir = str(out_dir)
+        plan.train.out_dir = str(output_folder(out_dir))
     console = stderr_console()
     total = plan.train.steps
     if console.is_terminal:
