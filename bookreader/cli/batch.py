@@ -32,6 +32,7 @@ warnings)}.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -197,6 +198,7 @@ def run_ray(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
             "--ray-address needs Ray: pip install 'bookreader[ray]' (or pip install ray)"
         ) from None
     if not ray.is_initialized():
+        reachable_or_fail(address)
         try:
             if address == "local":
                 ray.init(include_dashboard=False, log_to_driver=False)
@@ -211,6 +213,23 @@ def run_ray(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
     while pending:
         finished, pending = ray.wait(pending, num_returns=1)
         yield ray.get(finished[0])
+
+
+def reachable_or_fail(address: str, timeout: float = 5.0) -> None:
+    """A HOST:PORT address that nothing answers is one line at once: Ray itself retries for
+    minutes, printing its own logs, before raising a ConnectionError with a traceback."""
+    if address in ("local", "auto") or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--ray-address {address}: expected HOST:PORT or local")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        reason = error.strerror or "timed out"
+        raise BookreaderError(
+            f"--ray-address {address}: no Ray cluster answers ({reason})"
+        ) from None
 
 
 def failure_record(result: dict[str, Any]) -> dict[str, Any]:

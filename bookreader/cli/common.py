@@ -3,6 +3,7 @@ stdout; progress, warnings and errors go to stderr."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -32,6 +33,7 @@ __all__ = [
     "guarded",
     "print_json",
     "stderr_console",
+    "stdout_console",
     "warning_lines",
 ]
 
@@ -46,6 +48,19 @@ def stderr_console() -> Console:
         highlight=False,
         soft_wrap=True,
     )
+
+
+class _StdoutConsole(Console):
+    """Rich on stdout, whose closed pipe raises BrokenPipeError for the error boundary (exit 0)
+    instead of Rich's own SystemExit(1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, "stdout was closed")
+
+
+def stdout_console(**options: Any) -> Console:
+    """A Rich console for a command's data on stdout (tables); `options` as for Console."""
+    return _StdoutConsole(**options)
 
 
 def warning_lines(warnings: list[str], source: str | None = None) -> None:

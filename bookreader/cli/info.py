@@ -38,7 +38,7 @@ from rich.table import Table
 
 from bookreader.book import Book
 from bookreader.cli.checks import input_file
-from bookreader.cli.common import guarded, print_json
+from bookreader.cli.common import guarded, print_json, stdout_console
 from bookreader.cli.options import BookArg
 from bookreader.loaders import load
 
@@ -132,7 +132,7 @@ def info(
     if as_json:
         print_json(data)
         return
-    _render(data, Console(highlight=False, soft_wrap=False))
+    _render(data, stdout_console(highlight=False, soft_wrap=False))
 
 
 def register(app: typer.Typer) -> None:

@@ -92,8 +92,6 @@ LengthOpt = Annotated[
 ]
 StrategyOpt = Annotated[
     Strategy | None,
-    typer.Option(
-        "--strategy", help="infini summaries (default hierarchical).", show_default=False
-    ),
+    typer.Option("--strategy", help="infini summaries (default hierarchical).", show_default=False),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]

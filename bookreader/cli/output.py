@@ -92,7 +92,10 @@ def model_option() -> Any:
 
 def device_option() -> Any:
     return typer.Option(
-        None, "--device", envvar="BOOKREADER_DEVICE", help="infini engine: cpu, cuda, cuda:N or mps."
+        None,
+        "--device",
+        envvar="BOOKREADER_DEVICE",
+        help="infini engine: cpu, cuda, cuda:N or mps.",
     )
 
 

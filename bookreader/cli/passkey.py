@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bookreader.cli.checks import input_file
-from bookreader.cli.common import guarded, print_json, stderr_console
+from bookreader.cli.common import guarded, print_json, stderr_console, stdout_console
 from bookreader.errors import ModelUnavailable, UsageError
 
 PASSKEY_SCHEMA = "bookreader.passkey/1"
@@ -167,7 +167,7 @@ def passkey(
     if as_json:
         print_json(data)
         return
-    render_table(data["cells"], Console(highlight=False))
+    render_table(data["cells"], stdout_console(highlight=False))
 
 
 def register(app: typer.Typer) -> None:
