@@ -297,10 +297,11 @@ def batch(
     folder: Path = typer.Argument(
         ..., help="Folder of books (searched recursively).", show_default=False
     ),
-    out: Path = typer.Option(
+    out_value: str = typer.Option(  # a string: Path("") would be the current folder
         ...,
         "--out",
         "-o",
+        metavar="FOLDER",
         help="Output folder (created if absent; its parent must exist).",
         show_default=False,
     ),
@@ -321,7 +322,7 @@ def batch(
     input_folder(folder)
     settings = output.settings_from(engine, model, device, None, False, length, strategy)
     output.require_before_loading(settings, "summarize")
-    output_folder(out)
+    out = output_folder(out_value)
     output.BestEffortCache.checked()  # the one warning when the cache folder is unusable
     remove_stale_temporaries(out)
     books = find_books(folder, out)

@@ -66,13 +66,14 @@ def _parent(path: Path, label: str) -> Path:
     return parent
 
 
-def output_file(path: Path | None, option: str = "--out") -> Path | None:
+def output_file(value: str | Path | None, option: str = "--out") -> Path | None:
     """`--out FILE` checked as writable, or None when not given."""
-    if path is None:
+    if value is None:
         return None
-    label = f"{option} {path}"
-    if not str(path).strip():
+    if not str(value).strip():
         raise UsageError(f"{option}: empty path")
+    path = Path(value)
+    label = f"{option} {path}"
     if path.is_dir():
         raise UsageError(f"{label}: is a folder; give a file name")
     if path.exists() and not path.is_file():
@@ -81,11 +82,12 @@ def output_file(path: Path | None, option: str = "--out") -> Path | None:
     return path
 
 
-def output_folder(path: Path, option: str = "--out") -> Path:
+def output_folder(value: str | Path, option: str = "--out") -> Path:
     """`--out FOLDER` checked as writable; created when absent (its parent must exist)."""
-    label = f"{option} {path}"
-    if not str(path).strip():
+    if not str(value).strip():
         raise UsageError(f"{option}: empty path")
+    path = Path(value)
+    label = f"{option} {path}"
     if path.exists() and not path.is_dir():
         raise UsageError(f"{label}: not a folder")
     if not path.exists():

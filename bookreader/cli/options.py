@@ -77,11 +77,14 @@ FormatOpt = Annotated[
     typer.Option("--format", "-f", help="Output format (default text).", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+# A string, not a Path: Path("") is ".", and `--out ""` must be refused, not write into the
+# current folder.
 OutOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--out",
         "-o",
+        metavar="FILE",
         help="Write the result to this file (atomically; its folder must exist).",
         show_default=False,
     ),

@@ -348,7 +348,7 @@ def open_state(book: Path, engine: Engine, force: bool = False, quiet: bool = Fa
 # -- writing --------------------------------------------------------------------------------------
 
 
-def emit(text: str, out: Path | None) -> None:
+def emit(text: str, out: str | Path | None) -> None:
     """The command's data: to stdout, or atomically to --out."""
     if not text.endswith("\n"):
         text += "\n"

@@ -33,7 +33,9 @@ def train(
         None, "--resume", help="Checkpoint file or run folder to continue from."
     ),
     steps: int | None = typer.Option(None, "--steps", help="Override [train] steps."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Override [train] out_dir."),
+    out_dir: str | None = typer.Option(  # a string: Path("") would be the current folder
+        None, "--out", metavar="FOLDER", help="Override [train] out_dir."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the final metrics as JSON."),
 ) -> None:
     """Train (or continue training) a model from a TOML recipe."""
