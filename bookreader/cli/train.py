@@ -7,6 +7,8 @@ OUT_DIR/metrics.jsonl, checkpoints to OUT_DIR/checkpoints/, the final model to O
 (config.json + model.safetensors, loadable by `--model`). `--resume` continues from a checkpoint
 (or a run folder's latest): the next step's loss is the one the uninterrupted run would have had.
 
+`--json` prints {"schema": "bookreader.train/1", "step", "out_dir", "model", "metrics"}.
+
 Several GPUs: `torchrun --nproc_per_node N -m bookreader.cli.train RECIPE.toml` (data
 parallel; gradients averaged each step; rank 0 logs and checkpoints). Exit codes: 0 done,
 2 bad recipe or options, 1 runtime error.
@@ -25,6 +27,8 @@ from bookreader.cli.checks import input_file, output_folder
 from bookreader.cli.common import guarded, print_json, stderr_console
 from bookreader.errors import UsageError
 from bookreader.training.config import load_recipe
+
+TRAIN_SCHEMA = "bookreader.train/1"
 
 
 def train(
@@ -86,6 +90,7 @@ def train(
 
         result = run_training(plan, resume=resume, on_step=on_step)
     summary = {
+        "schema": TRAIN_SCHEMA,
         "step": result.step,
         "out_dir": str(result.out_dir),
         "model": str(result.model_dir) if result.model_dir else None,
