@@ -101,7 +101,15 @@ def test_rerun_skips_finished_books_and_redoes_changed_ones(library: Path, tmp_p
             else (out / name).stat().st_mtime_ns == stamp
         )
     check_outputs(library, out)
-    assert len(failure_lines(out)) == 6  # appended, one line per bad file per run
+    # this run's failures only, one line per bad file (not the first run's again)
+    lines = failure_lines(out)
+    assert sorted(Path(f["path"]).name for f in lines) == sorted(Path(b).name for b in BAD)
+    # a run without failures leaves no stale list behind
+    for name in BAD:
+        (library / name).unlink()
+    clean = runner.invoke(app, ["batch", str(library), "--out", str(out)])
+    assert clean.exit_code == 0, clean.stderr
+    assert not (out / "failures.jsonl").exists()
 
 
 def test_worker_processes_give_the_same_outputs(library: Path, tmp_path: Path) -> None:
@@ -119,7 +127,11 @@ def test_worker_processes_give_the_same_outputs(library: Path, tmp_path: Path) -
 
 def test_not_a_folder_is_a_usage_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["batch", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2 and result.stderr.endswith("missing: not a folder\n")
+    assert result.exit_code == 2 and result.stderr.endswith("missing: no such folder\n")
+    a_file = tmp_path / "book.txt"
+    a_file.write_text("words")
+    result = runner.invoke(app, ["batch", str(a_file), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and result.stderr.endswith("book.txt: not a folder\n")
 
 
 def test_missing_ray_is_a_one_line_usage_error(

@@ -99,7 +99,10 @@ def test_unreadable_book_is_one_line_and_exit_4(tmp_path: Path) -> None:
     assert "Traceback" not in result.output and result.stdout == ""
 
 
-def test_missing_file_exit_4(tmp_path: Path) -> None:
+def test_missing_file_or_folder_is_a_usage_error(tmp_path: Path) -> None:
     result = RUNNER.invoke(app, ["info", str(tmp_path / "absent.epub"), "--json"])
-    assert result.exit_code == 4
-    assert "absent.epub: no such file" in result.stderr
+    assert result.exit_code == 2
+    assert result.stderr == f"bookreader: error: {tmp_path / 'absent.epub'}: no such file\n"
+    result = RUNNER.invoke(app, ["info", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr == f"bookreader: error: {tmp_path}: is a folder, not a file\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -86,10 +88,24 @@ def test_length_and_chapter_options(samples: Path) -> None:
 
 def test_out_writes_the_file_and_nothing_to_stdout(samples: Path, tmp_path: Path) -> None:
     out = tmp_path / "sub" / "summary.md"
+    out.parent.mkdir()
     result = summarize(str(samples / "harbour-notes.txt"), "-f", "markdown", "--out", str(out))
     assert result.exit_code == 0 and result.stdout == ""
     assert out.read_text().startswith("# ")
     assert [p.name for p in out.parent.iterdir()] == ["summary.md"]  # no temporary file left
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # as `>` would make it, not 0600
+
+
+def test_out_creates_no_parent_folders(samples: Path, tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "summary.md"
+    result = summarize(str(samples / "harbour-notes.txt"), "--out", str(out))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"bookreader: error: --out {out}: no such folder {out.parent} (create it first)\n"
+    )
+    assert not out.parent.exists()
 
 
 def write_config(text: str) -> None:
@@ -125,9 +141,10 @@ def test_malformed_config_is_a_usage_error(samples: Path, config: str, message: 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--length", "huge"], "--length huge: not one of short, medium, long"),
-        (["--engine", "neural"], "--engine neural: not one of extractive, infini"),
-        (["--format", "pdf"], "--format pdf: not one of text, markdown, json"),
+        (["--length", "huge"], "'huge' is not one of 'short', 'medium', 'long'"),
+        (["--engine", "neural"], "'neural' is not one of 'extractive', 'infini'"),
+        (["--format", "pdf"], "'pdf' is not one of 'text', 'markdown', 'json'"),
+        (["--engine", "extractive", "--model", "m"], "--model m needs the infini engine"),
         (["--engine", "infini"], "the infini engine needs --model"),
         (["--chapter", "9"], "--chapter 9: the book has chapters 1 to 8"),
     ],

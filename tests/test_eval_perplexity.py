@@ -100,7 +100,13 @@ def test_perplexity_command(tmp_path: Path, samples: Path) -> None:
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     missing = CliRunner().invoke(app, ["eval", "perplexity", str(book), "--model", "/nowhere"])
     assert missing.exit_code == 1 and "Traceback" not in missing.output
-    unreadable = CliRunner().invoke(
+    absent = CliRunner().invoke(
         app, ["eval", "perplexity", str(tmp_path / "none.epub"), "--model", str(tmp_path / "model")]
+    )
+    assert absent.exit_code == 2 and "none.epub: no such file" in absent.stderr
+    broken = tmp_path / "broken.epub"
+    broken.write_bytes(b"not a zip")
+    unreadable = CliRunner().invoke(
+        app, ["eval", "perplexity", str(broken), "--model", str(tmp_path / "model")]
     )
     assert unreadable.exit_code == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from bookreader import __version__
+from bookreader.cli.errors import OneLineErrors, guard_app, run
 
 app = typer.Typer(
     name="bookreader",
@@ -13,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=OneLineErrors,
 )
 
 
@@ -46,10 +48,12 @@ def _register() -> None:
 
 
 _register()
+# One error boundary for every command, including those registered by modules added later.
+guard_app(app)
 
 
 def main() -> None:
-    app()
+    run(app)
 
 
 if __name__ == "__main__":  # `python -m bookreader.cli.app` (torchrun, subprocesses)

@@ -14,31 +14,43 @@ number outside the book is a usage error (exit 2).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import typer
 
 from bookreader.book import Citation
 from bookreader.cli import output
+from bookreader.cli.checks import input_file, output_file
 from bookreader.cli.common import guarded
+from bookreader.cli.options import (
+    BookArg,
+    DeviceOpt,
+    EngineOpt,
+    FormatOpt,
+    JsonOpt,
+    ModelOpt,
+    OutOpt,
+    QuietOpt,
+)
 from bookreader.errors import UsageError
 
 
 def ask(
-    book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
+    book: BookArg,
     question: str = typer.Argument(..., help="The question, in quotes."),
     chapter: int | None = output.chapter_option(
         "Ask about chapter N only (1-based, as `info` numbers it): cite only its passages."
     ),
-    engine: str | None = output.engine_option(),
-    model: str | None = output.model_option(),
-    device: str | None = output.device_option(),
-    fmt: str | None = output.format_option(),
-    as_json: bool = output.json_option(),
-    out: Path | None = output.out_option(),
-    quiet: bool = output.quiet_option(),
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+    out: OutOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Ask a question about a book; the answer cites chapters (and pages for PDFs)."""
+    input_file(book)
+    output_file(out)
     if not question.strip():
         raise UsageError("the question is empty")
     settings = output.settings_from(engine, model, device, fmt, as_json)

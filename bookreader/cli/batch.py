@@ -10,12 +10,18 @@ Resume (default): a book whose JSON is valid, was made from a file with the same
 whose Markdown exists is skipped, so a run killed at any moment and started again finishes the
 rest without rewriting anything finished. `--force` redoes every book.
 
-Failures do not stop the run: each is appended to OUT/failures.jsonl as
-{"path": str, "error": str, "exit_code": int, "warnings": [str], "time": ISO-8601 UTC}; the
-exit code is then 3. Each book's loader warnings are one stderr line each ("bookreader:
+Failures do not stop the run: OUT/failures.jsonl holds one line per book that failed in this
+run, {"path": str, "error": str, "exit_code": int, "warnings": [str], "time": ISO-8601 UTC},
+rewritten atomically as each failure comes (a resumed run retries the failed books and
+records them afresh; a run without failures removes the file); the exit code is then 3. Each book's loader warnings are one stderr line each ("bookreader:
 warning: PATH: ..."), and in its JSON output (book.warnings).
 `--jobs N` runs N local worker processes; `--ray-address ADDR` (the optional `ray` extra) sends
-books to a Ray cluster instead ("local" starts a private local Ray instance).
+books to a Ray cluster instead ("local" starts a private local Ray instance); a cluster that
+cannot be reached is one line naming the address (exit 1).
+
+OUT is created when absent, but not its parent folders; OUT must be writable (checked before
+any book is read). A cache folder that cannot be written is one warning; books are then read
+without the cache.
 
 `--json` prints a report on stdout: {"schema": "bookreader.batch/1", "out": str, "total": int,
 "done": int, "skipped": int, "failed": int, "failures": [{"path", "error", "exit_code",
@@ -26,7 +32,7 @@ warnings)}.
 from __future__ import annotations
 
 import json
-import os
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -40,9 +46,20 @@ from typing import Any
 import typer
 
 from bookreader.cli import output
+from bookreader.cli.checks import input_folder, output_folder, write_output
 from bookreader.cli.common import EXIT_BATCH_FAILURES, guarded, warning_lines
+from bookreader.cli.errors import os_error_message
+from bookreader.cli.options import (
+    DeviceOpt,
+    EngineOpt,
+    JsonOpt,
+    LengthOpt,
+    ModelOpt,
+    QuietOpt,
+    StrategyOpt,
+)
 from bookreader.config import Settings
-from bookreader.engines.cache import atomic_write_text, file_sha256
+from bookreader.engines.cache import file_sha256
 from bookreader.errors import BookreaderError, UsageError
 
 BOOK_SUFFIXES = (".pdf", ".epub", ".txt", ".md")
@@ -117,14 +134,16 @@ def summarize_book(book: str, out: str, name: str, settings: dict[str, Any]) -> 
     try:
         config = Settings(**settings)
         engine = _engine(config)
-        state = read_book(Path(book), engine)
+        # a cache that cannot be written costs a second read later, not this book; the main
+        # process has already said so once
+        state = read_book(Path(book), engine, cache=output.BestEffortCache(warn=False))
         warnings = list(state.book.warnings)
         summary = engine.summarize(state, length=config.length)
         document = output.summary_document(summary, state)
         document["book"]["sha256"] = file_sha256(Path(book))  # what resume compares against
         markdown = output.render_summary(summary, state, "markdown")
-        atomic_write_text(Path(out) / f"{name}.md", markdown)
-        atomic_write_text(Path(out) / f"{name}.json", output.dumps(document))  # the marker
+        write_output(Path(out) / f"{name}.md", markdown)
+        write_output(Path(out) / f"{name}.json", output.dumps(document))  # the marker
         return {"path": book, "ok": True, "warnings": warnings}
     except BookreaderError as error:
         return {
@@ -132,6 +151,14 @@ def summarize_book(book: str, out: str, name: str, settings: dict[str, Any]) -> 
             "ok": False,
             "error": str(error),
             "exit_code": error.exit_code,
+            "warnings": warnings,
+        }
+    except OSError as error:  # e.g. OUT filled up: this book failed, the others are kept
+        return {
+            "path": book,
+            "ok": False,
+            "error": os_error_message(error),
+            "exit_code": 1,
             "warnings": warnings,
         }
     except Exception as error:  # one bad book must not end the run
@@ -170,10 +197,16 @@ def run_ray(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
             "--ray-address needs Ray: pip install 'bookreader[ray]' (or pip install ray)"
         ) from None
     if not ray.is_initialized():
-        if address == "local":
-            ray.init(include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
+        reachable_or_fail(address)
+        try:
+            if address == "local":
+                ray.init(include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=address, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            # Ray's own message is many lines (and a traceback); the address is what matters
+            reason = " ".join(str(error).split())[:200]
+            raise BookreaderError(f"--ray-address {address}: cannot reach Ray ({reason})") from None
     remote = ray.remote(summarize_book)
     pending = [remote.remote(*task) for task in tasks]
     while pending:
@@ -181,19 +214,42 @@ def run_ray(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
         yield ray.get(finished[0])
 
 
-def append_failure(out: Path, result: dict[str, Any]) -> dict[str, Any]:
-    record = {
+def reachable_or_fail(address: str, timeout: float = 5.0) -> None:
+    """A HOST:PORT address that nothing answers is one line at once: Ray itself retries for
+    minutes, printing its own logs, before raising a ConnectionError with a traceback."""
+    if address in ("local", "auto") or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--ray-address {address}: expected HOST:PORT or local")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        reason = error.strerror or "timed out"
+        raise BookreaderError(
+            f"--ray-address {address}: no Ray cluster answers ({reason})"
+        ) from None
+
+
+def failure_record(result: dict[str, Any]) -> dict[str, Any]:
+    return {
         "path": result["path"],
         "error": result["error"],
         "exit_code": result["exit_code"],
         "warnings": result.get("warnings", []),
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    with open(out / FAILURES_FILE, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    return record
+
+
+def write_failures(out: Path, failures: list[dict[str, Any]]) -> None:
+    """OUT/failures.jsonl: exactly this run's failures, replaced atomically (a run killed midway
+    leaves the previous complete file, never a torn one); no failures, no file."""
+    path = out / FAILURES_FILE
+    if not failures:
+        path.unlink(missing_ok=True)
+        return
+    lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in failures)
+    write_output(path, lines)
 
 
 @contextmanager
@@ -235,27 +291,36 @@ def _book_progress(total: int, quiet: bool) -> Iterator[Callable[[dict[str, Any]
 
 
 def batch(
-    folder: Path = typer.Argument(..., help="Folder of books (searched recursively)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if absent)."),
+    folder: Path = typer.Argument(
+        ..., help="Folder of books (searched recursively).", show_default=False
+    ),
+    out_value: str = typer.Option(  # a string: Path("") would be the current folder
+        ...,
+        "--out",
+        "-o",
+        metavar="FOLDER",
+        help="Output folder (created if absent; its parent must exist).",
+        show_default=False,
+    ),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Local worker processes."),
     ray_address: str | None = typer.Option(
         None, "--ray-address", help="Ray cluster address, or 'local' (needs the ray extra)."
     ),
     force: bool = typer.Option(False, "--force", help="Redo books that are already finished."),
-    length: str | None = output.length_option(),
-    strategy: str | None = output.strategy_option(),
-    engine: str | None = output.engine_option(),
-    model: str | None = output.model_option(),
-    device: str | None = output.device_option(),
-    as_json: bool = output.json_option(),
-    quiet: bool = output.quiet_option(),
+    length: LengthOpt = None,
+    strategy: StrategyOpt = None,
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Summarize every PDF, EPUB, TXT and MD file under a folder into OUT (resumable)."""
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: not a folder")
+    input_folder(folder)
     settings = output.settings_from(engine, model, device, None, False, length, strategy)
     output.require_before_loading(settings, "summarize")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out_value)
+    output.BestEffortCache.checked()  # the one warning when the cache folder is unusable
     remove_stale_temporaries(out)
     books = find_books(folder, out)
     names = output_names(books, folder)
@@ -275,10 +340,12 @@ def batch(
     with _book_progress(len(tasks), quiet) as show:
         for result in results:
             if not result["ok"]:
-                failures.append(append_failure(out, result))
+                failures.append(failure_record(result))
+                write_failures(out, failures)
             if result.get("warnings"):
                 warned.append({"path": result["path"], "warnings": result["warnings"]})
             show(result)
+    write_failures(out, failures)  # also when none failed: the last run's list is stale
     done = len(tasks) - len(failures)
     if as_json:
         report = {

@@ -41,8 +41,9 @@ def list_entries(
     if not entries:
         output.emit(f"The cache is empty ({cache.root}).", None)
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from bookreader.cli.common import stdout_console
 
     table = Table(title=f"Cached book states in {cache.root}", title_justify="left")
     for column in ("book", "sha256", "engine", "model", "passages", "memory", "disk", "created"):
@@ -58,7 +59,7 @@ def list_entries(
             output.human_bytes(e.disk_bytes),
             e.created,
         )
-    Console(highlight=False, soft_wrap=True, width=200).print(table)
+    stdout_console(highlight=False, soft_wrap=True, width=200).print(table)
 
 
 def clear(

@@ -1,8 +1,10 @@
 """`bookreader chat BOOK`: the terminal app for exploring one book.
 
 Exit codes: 0 after a normal quit, 2 for bad options (unknown engine, infini without a model,
-a model that follows no instructions, missing file), 4 when the book cannot be read (the app shows the loader's message first, then
-the same message is repeated on stderr once the screen is restored), 1 for other errors.
+a model that follows no instructions, a path that does not exist or is a folder), 4 when the
+book cannot be read (the app shows the loader's message first, then the same message is
+repeated on stderr once the screen is restored), 1 for other errors. A cache folder that cannot
+be written is one warning before the app starts; the app then reads without the cache.
 """
 
 from __future__ import annotations
@@ -11,23 +13,22 @@ from pathlib import Path
 
 import typer
 
+from bookreader.cli.checks import input_file
 from bookreader.cli.common import error_line, guarded
+from bookreader.cli.options import BookArg, DeviceOpt, EngineOpt, ModelOpt
 from bookreader.cli.output import (
+    BestEffortCache,
     build_engine,
-    device_option,
-    engine_option,
-    model_option,
     require_before_loading,
     settings_from,
 )
-from bookreader.errors import UsageError
 
 
 def chat(
-    book: Path = typer.Argument(..., help="The book: PDF, EPUB, TXT or Markdown."),
-    engine: str | None = engine_option(),
-    model: str | None = model_option(),
-    device: str | None = device_option(),
+    book: BookArg,
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
     fresh: bool = typer.Option(
         False, "--fresh", help="Start a new conversation; the saved one for this book is dropped."
     ),
@@ -40,16 +41,14 @@ def chat(
 @guarded
 def run_chat(
     book: Path,
-    engine: str | None = None,
+    engine: object = None,
     model: str | None = None,
     device: str | None = None,
     fresh: bool = False,
 ) -> int:
-    from bookreader.engines.cache import StateCache
     from bookreader.tui.app import BookreaderApp
 
-    if not book.is_file():
-        raise UsageError(f"{book}: no such file")
+    input_file(book)
     settings = settings_from(engine=engine, model=model, device=device)
     require_before_loading(settings, "chat about a book")  # before the app starts
     app = BookreaderApp(
@@ -57,7 +56,7 @@ def run_chat(
         # Built inside the app's reading worker: loading a model must not delay the first frame.
         lambda: build_engine(settings),
         fresh=fresh,
-        cache=StateCache(),
+        cache=BestEffortCache.checked(),
     )
     app.run()
     if app.fatal_error is not None:

@@ -1,27 +1,41 @@
-"""What every command shares: the stderr console, one-line errors with documented exit codes,
-and JSON output. Data goes to stdout; progress, warnings and errors go to stderr."""
+"""What every command shares: the stderr console, warning lines and JSON output. Data goes to
+stdout; progress, warnings and errors go to stderr."""
 
 from __future__ import annotations
 
-import functools
+import errno
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import typer
 from rich.console import Console
 
-from bookreader.errors import BookreaderError
+from bookreader.cli.errors import (
+    EXIT_BATCH_FAILURES,
+    EXIT_OK,
+    EXIT_RUNTIME,
+    EXIT_UNREADABLE,
+    EXIT_USAGE,
+    error_line,
+    guarded,
+)
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK = 0
-EXIT_RUNTIME = 1
-EXIT_USAGE = 2
-EXIT_BATCH_FAILURES = 3
-EXIT_UNREADABLE = 4
+# The exit codes and the error boundary live in bookreader.cli.errors; re-exported here for the
+# command modules that import them from common.
+__all__ = [
+    "EXIT_BATCH_FAILURES",
+    "EXIT_OK",
+    "EXIT_RUNTIME",
+    "EXIT_UNREADABLE",
+    "EXIT_USAGE",
+    "error_line",
+    "guarded",
+    "print_json",
+    "stderr_console",
+    "stdout_console",
+    "warning_lines",
+]
 
 
 def stderr_console() -> Console:
@@ -36,11 +50,17 @@ def stderr_console() -> Console:
     )
 
 
-def error_line(message: str) -> None:
-    """One line on stderr, whatever the message contains."""
-    one_line = " ".join(str(message).split())
-    sys.stderr.write(f"bookreader: error: {one_line}\n")
-    sys.stderr.flush()
+class _StdoutConsole(Console):
+    """Rich on stdout, whose closed pipe raises BrokenPipeError for the error boundary (exit 0)
+    instead of Rich's own SystemExit(1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, "stdout was closed")
+
+
+def stdout_console(**options: Any) -> Console:
+    """A Rich console for a command's data on stdout (tables); `options` as for Console."""
+    return _StdoutConsole(**options)
 
 
 def warning_lines(warnings: list[str], source: str | None = None) -> None:
@@ -50,23 +70,6 @@ def warning_lines(warnings: list[str], source: str | None = None) -> None:
     for warning in warnings:
         sys.stderr.write(f"bookreader: warning: {prefix}{' '.join(str(warning).split())}\n")
     sys.stderr.flush()
-
-
-def guarded(func: F) -> F:
-    """Turn the project's errors into one stderr line and their exit code, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except BookreaderError as error:
-            error_line(str(error))
-            raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            error_line("interrupted")
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def print_json(data: Any) -> None:

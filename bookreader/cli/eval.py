@@ -10,7 +10,8 @@ length.
 
 `--json` prints {"schema": "bookreader.eval.perplexity/1", "model", "book", "memory",
 "reset_every" (null: never), "tokens", "nll", "perplexity", "bits_per_token", "seconds"}. Exit codes: 0, 1 (model
-unavailable), 2 (bad options), 4 (unreadable book).
+unavailable), 2 (bad options; a book path that does not exist or is a folder),
+4 (a book file that cannot be read).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from pathlib import Path
 
 import typer
 
+from bookreader.cli.checks import input_file
 from bookreader.cli.common import guarded, print_json, stderr_console
+from bookreader.cli.options import BookArg
 from bookreader.cli.passkey import load_infini_model
 from bookreader.errors import UsageError
 
@@ -35,7 +38,7 @@ eval_app = typer.Typer(
 
 
 def perplexity(
-    book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
+    book: BookArg,
     model: Path = typer.Option(..., "--model", help="Model folder (config.json + weights)."),
     no_memory: bool = typer.Option(False, "--no-memory", help="Close every gate (control)."),
     reset_every: int | None = typer.Option(
@@ -52,6 +55,7 @@ def perplexity(
     from bookreader.loaders import load
     from bookreader.training.data import BYTES
 
+    input_file(book)
     if max_tokens is not None and max_tokens < 2:
         raise UsageError("--max-tokens must be >= 2")
     if reset_every is not None and (reset_every < 1 or no_memory):

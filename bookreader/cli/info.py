@@ -23,13 +23,13 @@ stripped Project Gutenberg boilerplate, ...).
      "front_matter": [str],                # titles of the pages set aside
      "warnings": [str]}
 
-Unreadable input (missing, corrupt, encrypted, DRM, image-only, empty, unsupported) prints one
-line on stderr and exits with code 4.
+A path that does not exist or is a folder is a usage error (exit 2); a file that cannot be read
+as a book (corrupt, encrypted, DRM, image-only, empty, unsupported) exits 4; both print one line
+on stderr.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -37,7 +37,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bookreader.book import Book
-from bookreader.cli.common import guarded, print_json
+from bookreader.cli.checks import input_file
+from bookreader.cli.common import guarded, print_json, stdout_console
+from bookreader.cli.options import BookArg
 from bookreader.loaders import load
 
 INFO_SCHEMA = "bookreader.info/1"
@@ -120,17 +122,17 @@ def _render(info: dict[str, Any], console: Console) -> None:
 
 
 def info(
-    book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
+    book: BookArg,
     as_json: bool = typer.Option(
         False, "--json", help="Print a JSON object (schema bookreader.info/1)."
     ),
 ) -> None:
     """Show a book's metadata, chapters, word counts and loader warnings."""
-    data = book_info(load(book))
+    data = book_info(load(input_file(book)))
     if as_json:
         print_json(data)
         return
-    _render(data, Console(highlight=False, soft_wrap=False))
+    _render(data, stdout_console(highlight=False, soft_wrap=False))
 
 
 def register(app: typer.Typer) -> None:

@@ -23,7 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bookreader.bookmap import BookMap, book_map, sparkline
+from bookreader.cli.checks import input_file, output_file
 from bookreader.cli.common import guarded, print_json, warning_lines
+from bookreader.cli.options import BookArg
 from bookreader.errors import UsageError
 
 
@@ -58,7 +60,7 @@ def render_map(data: BookMap, console: Console) -> None:
 
 
 def map_command(
-    book: Path = typer.Argument(..., help="The book: PDF, EPUB, TXT or Markdown."),
+    book: BookArg,
     terms: str | None = typer.Option(
         None, "--terms", help='Count these words or phrases instead, e.g. "Ahab,whale,Starbuck".'
     ),
@@ -71,12 +73,14 @@ def map_command(
     """The main characters and recurring terms, with their mentions per chapter."""
     from bookreader.loaders import load
 
+    input_file(book)
     term_list = parse_terms(terms)
     if top < 1:
         raise UsageError("--top must be >= 1")
     if out is not None:
         from bookreader.plots import check_image_path, require_matplotlib
 
+        output_file(out)
         check_image_path(out)
         require_matplotlib()  # before reading the book: fail fast
     loaded = load(book)

@@ -35,6 +35,7 @@ where
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,9 +54,11 @@ from rich.progress import (
 from rich.text import Text
 
 from bookreader.book import Book, Citation
+from bookreader.cli.checks import input_file, write_output
+from bookreader.cli.options import plain
 from bookreader.config import Settings, load_settings
 from bookreader.engines.base import BookState, Engine, ProgressCallback, Summary
-from bookreader.engines.cache import atomic_write_text
+from bookreader.engines.cache import StateCache
 from bookreader.engines.extractive import SUMMARY_NOTICE
 from bookreader.errors import UsageError
 from bookreader.humanize import human_bytes  # noqa: F401 (commands use output.human_bytes)
@@ -65,21 +68,36 @@ ANSWER_SCHEMA = "bookreader.answer/1"
 READ_SCHEMA = "bookreader.read/1"
 SUMMARY_NOTICES = {"extractive": SUMMARY_NOTICE}
 
-# -- common options (factories: each command gets its own OptionInfo objects) ------------------
+# -- common options (factories; commands use the Annotated aliases of bookreader.cli.options) ----
 
 
 def engine_option() -> Any:
-    return typer.Option(None, "--engine", "-e", help="extractive (default, no model) or infini.")
+    return typer.Option(
+        None,
+        "--engine",
+        "-e",
+        envvar="BOOKREADER_ENGINE",
+        help="extractive (default, no model) or infini (neural; --model implies it).",
+    )
 
 
 def model_option() -> Any:
     return typer.Option(
-        None, "--model", "-m", help="infini engine: hub id, local folder or checkpoint folder."
+        None,
+        "--model",
+        "-m",
+        envvar="BOOKREADER_MODEL",
+        help="Neural model: hub id, local folder or checkpoint folder (implies --engine infini).",
     )
 
 
 def device_option() -> Any:
-    return typer.Option(None, "--device", help="cpu, cuda, cuda:1, mps (infini engine).")
+    return typer.Option(
+        None,
+        "--device",
+        envvar="BOOKREADER_DEVICE",
+        help="infini engine: cpu, cuda, cuda:N or mps.",
+    )
 
 
 def format_option() -> Any:
@@ -123,15 +141,25 @@ def chapter_index(book: Book, chapter: int | None) -> int | None:
 
 
 def settings_from(
-    engine: str | None = None,
+    engine: Any = None,
     model: str | None = None,
     device: str | None = None,
-    fmt: str | None = None,
+    fmt: Any = None,
     as_json: bool = False,
-    length: str | None = None,
-    strategy: str | None = None,
+    length: Any = None,
+    strategy: Any = None,
 ) -> Settings:
-    """Built-in defaults, then config.toml, then the flags that were given."""
+    """Built-in defaults, then config.toml, then the flags that were given (or their
+    environment variables). `--model` names a neural model, so it implies `--engine infini`;
+    asking for both `--engine extractive` and a model is a usage error, never silently
+    ignored. A device that is absent is refused here, in one line, before anything loads."""
+    engine, fmt, length, strategy = (plain(v) for v in (engine, fmt, length, strategy))
+    if model and engine is None:
+        engine = "infini"
+    elif model and engine == "extractive":
+        raise UsageError(
+            f"--model {model} needs the infini engine; the extractive engine reads without a model"
+        )
     settings = load_settings().override(
         engine=engine,
         model=model,
@@ -142,7 +170,36 @@ def settings_from(
     )
     if settings.engine == "infini" and not settings.model:
         raise UsageError("the infini engine needs --model (or `model` in config.toml)")
+    if settings.engine == "infini" and settings.device:
+        check_device(settings.device)
     return settings
+
+
+def check_device(device: str) -> None:
+    """A usage error (exit 2) for a device torch cannot use here: `cuda` on a machine without a
+    GPU would otherwise fail deep inside torch (pin_memory) with a traceback."""
+    name = device.strip().lower()
+    if name in ("auto", "cpu"):
+        return
+    import torch
+
+    where = f"device {device!r} (from --device, BOOKREADER_DEVICE or config.toml)"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"{where}: no CUDA GPU is available here; use --device cpu")
+        index = name.partition(":")[2]
+        count = torch.cuda.device_count()
+        if index and (not index.isdigit() or int(index) >= count):
+            raise UsageError(f"{where}: this machine has CUDA devices 0 to {count - 1}")
+        return
+    if name == "mps":
+        if not torch.backends.mps.is_available():
+            raise UsageError(f"{where}: MPS (Apple GPU) is not available here; use --device cpu")
+        return
+    try:
+        torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"{where}: not a device (cpu, cuda, cuda:N or mps)") from None
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -236,13 +293,64 @@ def note(message: str, quiet: bool = False) -> None:
         sys.stderr.flush()
 
 
+class BestEffortCache(StateCache):
+    """The state cache, or none at all: a cache folder that cannot be read or written (read-only,
+    under a file, full) costs a second read later, never the answer. One warning says so."""
+
+    def __init__(self, root: Path | None = None, warn: bool = True) -> None:
+        super().__init__(root)
+        self.warn = warn
+        self.failed = False
+
+    @classmethod
+    def checked(cls) -> BestEffortCache:
+        """A cache whose folder was tried now (the terminal app cannot show a warning later:
+        it owns the screen); unusable, it warns once here and is never used."""
+        cache = cls()
+        try:
+            cache.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=cache.root):
+                pass
+        except OSError as error:
+            cache._give_up(error)
+        cache.warn = False
+        return cache
+
+    def _give_up(self, error: OSError) -> None:
+        if not self.failed and self.warn:
+            from bookreader.cli.common import warning_lines
+            from bookreader.cli.errors import os_error_message
+
+            warning_lines([f"cache not used: {os_error_message(error)}"])
+        self.failed = True
+
+    def load(self, key: Any, device: str | None = None) -> BookState | None:
+        if self.failed:
+            return None
+        try:
+            return super().load(key, device=device)
+        except OSError as error:
+            self._give_up(error)
+            return None
+
+    def save(self, key: Any, state: BookState) -> Path | None:  # type: ignore[override]
+        if self.failed:
+            return None
+        try:
+            return super().save(key, state)
+        except OSError as error:
+            self._give_up(error)
+            return None
+
+
 def open_state(book: Path, engine: Engine, force: bool = False, quiet: bool = False) -> BookState:
     """The book read by `engine`, through the cache, with a progress bar while reading."""
     from bookreader.cli.common import warning_lines
     from bookreader.engines.registry import read_book
 
+    input_file(Path(book))
     with progress_bar(f"Reading {Path(book).name}", quiet) as report:
-        state = read_book(Path(book), engine, force=force, progress=report)
+        state = read_book(Path(book), engine, force=force, progress=report, cache=BestEffortCache())
     warning_lines(state.book.warnings)
     return state
 
@@ -250,7 +358,7 @@ def open_state(book: Path, engine: Engine, force: bool = False, quiet: bool = Fa
 # -- writing --------------------------------------------------------------------------------------
 
 
-def emit(text: str, out: Path | None) -> None:
+def emit(text: str, out: str | Path | None) -> None:
     """The command's data: to stdout, or atomically to --out."""
     if not text.endswith("\n"):
         text += "\n"
@@ -258,7 +366,7 @@ def emit(text: str, out: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        atomic_write_text(Path(out), text)
+        write_output(Path(out), text)
 
 
 def dumps(data: Any) -> str:

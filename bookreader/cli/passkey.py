@@ -28,7 +28,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bookreader.cli.common import guarded, print_json, stderr_console
+from bookreader.cli.checks import input_file, output_file
+from bookreader.cli.common import guarded, print_json, stderr_console, stdout_console
 from bookreader.errors import ModelUnavailable, UsageError
 
 PASSKEY_SCHEMA = "bookreader.passkey/1"
@@ -135,11 +136,12 @@ def passkey(
         raise UsageError("--lengths and --positions need at least one value each")
     if trials < 1 or batch_size < 1:
         raise UsageError("--trials and --batch-size must be >= 1")
-    if haystack is not None and not haystack.is_file():
-        raise UsageError(f"--haystack: no such file: {haystack}")
+    if haystack is not None:
+        input_file(haystack, "--haystack")
     if plot is not None:
         from bookreader.plots import check_image_path, require_matplotlib
 
+        output_file(plot, "--plot")
         check_image_path(plot, "--plot")
         require_matplotlib()  # before the run, not after it
     net = load_infini_model(model, threads)
@@ -189,7 +191,7 @@ def passkey(
     if as_json:
         print_json(data)
         return
-    render_table(data["cells"], Console(highlight=False))
+    render_table(data["cells"], stdout_console(highlight=False))
 
 
 def register(app: typer.Typer) -> None:

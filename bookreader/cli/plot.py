@@ -14,8 +14,8 @@ from pathlib import Path
 
 import typer
 
+from bookreader.cli.checks import input_folder, output_file
 from bookreader.cli.common import guarded
-from bookreader.errors import UsageError
 
 
 def plot_command(
@@ -27,9 +27,9 @@ def plot_command(
     """Draw a training run's loss and tokens per second."""
     from bookreader.plots import check_image_path, draw_training, read_metrics, require_matplotlib
 
-    if not run_dir.is_dir():
-        raise UsageError(f"{run_dir}: no such run folder")
+    input_folder(run_dir, "run")
     path = out if out is not None else run_dir / "metrics.png"
+    output_file(path)
     check_image_path(path)
     require_matplotlib()
     records = read_metrics(run_dir)

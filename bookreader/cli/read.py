@@ -7,26 +7,37 @@ the cached state. `--force` reads again even when a valid entry exists. Prints w
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from bookreader.cli import output
+from bookreader.cli.checks import input_file, output_file
 from bookreader.cli.common import guarded
+from bookreader.cli.options import (
+    BookArg,
+    DeviceOpt,
+    EngineOpt,
+    FormatOpt,
+    JsonOpt,
+    ModelOpt,
+    OutOpt,
+    QuietOpt,
+)
 
 
 def read(
-    book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
+    book: BookArg,
     force: bool = typer.Option(False, "--force", help="Read again even if cached."),
-    engine: str | None = output.engine_option(),
-    model: str | None = output.model_option(),
-    device: str | None = output.device_option(),
-    fmt: str | None = output.format_option(),
-    as_json: bool = output.json_option(),
-    out: Path | None = output.out_option(),
-    quiet: bool = output.quiet_option(),
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+    out: OutOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Read a book into the cache (the passage index; for infini, the compressive memory)."""
+    input_file(book)
+    output_file(out)
     settings = output.settings_from(engine, model, device, fmt, as_json)
     reader = output.build_engine(settings)
     state = output.open_state(book, reader, force=force, quiet=quiet)

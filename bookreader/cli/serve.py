@@ -20,7 +20,9 @@ from pathlib import Path
 
 import typer
 
+from bookreader.cli.checks import input_file
 from bookreader.cli.common import guarded, warning_lines
+from bookreader.cli.options import BookArg, DeviceOpt, EngineOpt, ModelOpt, plain
 from bookreader.errors import UsageError
 
 INSTALL_HINT = "pip install 'bookreader[serve]'"
@@ -69,7 +71,7 @@ def chat_command(
 
 
 def serve(
-    book: Path = typer.Argument(..., help="The book: PDF, EPUB, TXT or Markdown."),
+    book: BookArg,
     port: int = typer.Option(8000, "--port", help="TCP port to listen on."),
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Address to listen on (loopback unless --allow-remote)."
@@ -79,13 +81,9 @@ def serve(
         "--allow-remote",
         help="Allow a non-loopback --host: anyone who can reach it can read the book.",
     ),
-    engine: str | None = typer.Option(
-        None, "--engine", "-e", help="extractive (default, no model) or infini."
-    ),
-    model: str | None = typer.Option(
-        None, "--model", "-m", help="infini engine: hub id, local folder or checkpoint folder."
-    ),
-    device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1, mps (infini)."),
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
     fresh: bool = typer.Option(
         False, "--fresh", help="Each tab starts a new conversation (the saved one is dropped)."
     ),
@@ -97,8 +95,7 @@ def serve(
         from textual_serve.server import Server
     except ImportError:
         raise UsageError(f"serving to a browser needs textual-serve: {INSTALL_HINT}") from None
-    if not book.is_file():
-        raise UsageError(f"{book}: no such file")
+    input_file(book)
     if not 0 < port < 65536:
         raise UsageError(f"--port {port}: give a port from 1 to 65535")
     if not is_loopback(host):
@@ -111,8 +108,11 @@ def serve(
     settings = settings_from(engine=engine, model=model, device=device)
     require_before_loading(settings, "chat about a book")  # before any browser connects
     check_port_free(host, port)
+    from bookreader.loaders import load
+
+    load(book)  # a file that is no book fails here (exit 4), not in every browser tab
     server = Server(
-        chat_command(book, engine, model, device, fresh),
+        chat_command(book, plain(engine), model, device, fresh),
         host=host,
         port=port,
         title=f"bookreader: {book.name}",

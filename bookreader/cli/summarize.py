@@ -9,30 +9,43 @@ instructions is refused with exit 2. Output: text, markdown or JSON
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from bookreader.cli import output
+from bookreader.cli.checks import input_file, output_file
 from bookreader.cli.common import guarded
+from bookreader.cli.options import (
+    BookArg,
+    DeviceOpt,
+    EngineOpt,
+    FormatOpt,
+    JsonOpt,
+    LengthOpt,
+    ModelOpt,
+    OutOpt,
+    QuietOpt,
+    StrategyOpt,
+)
 
 
 def summarize(
-    book: Path = typer.Argument(..., help="PDF, EPUB, TXT or MD file."),
+    book: BookArg,
     chapter: int | None = output.chapter_option(
         "Summarize only chapter N (1-based, as `info` numbers it)."
     ),
-    length: str | None = output.length_option(),
-    strategy: str | None = output.strategy_option(),
-    engine: str | None = output.engine_option(),
-    model: str | None = output.model_option(),
-    device: str | None = output.device_option(),
-    fmt: str | None = output.format_option(),
-    as_json: bool = output.json_option(),
-    out: Path | None = output.out_option(),
-    quiet: bool = output.quiet_option(),
+    length: LengthOpt = None,
+    strategy: StrategyOpt = None,
+    engine: EngineOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+    out: OutOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Summarize a book, chapter by chapter and as a whole."""
+    input_file(book)
+    output_file(out)
     settings = output.settings_from(engine, model, device, fmt, as_json, length, strategy)
     reader = output.build_engine(settings)
     output.require(reader, "summarize")

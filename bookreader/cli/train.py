@@ -7,6 +7,8 @@ OUT_DIR/metrics.jsonl, checkpoints to OUT_DIR/checkpoints/, the final model to O
 (config.json + model.safetensors, loadable by `--model`). `--resume` continues from a checkpoint
 (or a run folder's latest): the next step's loss is the one the uninterrupted run would have had.
 
+`--json` prints {"schema": "bookreader.train/1", "step", "out_dir", "model", "metrics"}.
+
 Several GPUs: `torchrun --nproc_per_node N -m bookreader.cli.train RECIPE.toml` (data
 parallel; gradients averaged each step; rank 0 logs and checkpoints). Exit codes: 0 done,
 2 bad recipe or options, 1 runtime error.
@@ -22,9 +24,12 @@ import typer
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
 from bookreader.cli import output
+from bookreader.cli.checks import input_file, output_folder
 from bookreader.cli.common import guarded, print_json, stderr_console
 from bookreader.errors import UsageError
 from bookreader.training.config import load_recipe
+
+TRAIN_SCHEMA = "bookreader.train/1"
 
 
 def train(
@@ -33,19 +38,21 @@ def train(
         None, "--resume", help="Checkpoint file or run folder to continue from."
     ),
     steps: int | None = typer.Option(None, "--steps", help="Override [train] steps."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Override [train] out_dir."),
+    out_dir: str | None = typer.Option(  # a string: Path("") would be the current folder
+        None, "--out", metavar="FOLDER", help="Override [train] out_dir."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the final metrics as JSON."),
 ) -> None:
     """Train (or continue training) a model from a TOML recipe."""
     from bookreader.training.loop import train as run_training
 
-    plan = load_recipe(recipe)
+    plan = load_recipe(input_file(recipe, "recipe"))
     if steps is not None:
         if steps < 1:
             raise UsageError("--steps must be >= 1")
         plan.train.steps = steps
     if out_dir is not None:
-        plan.train.out_dir = str(out_dir)
+        plan.train.out_dir = str(output_folder(out_dir))
     console = stderr_console()
     total = plan.train.steps
     if console.is_terminal:
@@ -83,6 +90,7 @@ def train(
 
         result = run_training(plan, resume=resume, on_step=on_step)
     summary = {
+        "schema": TRAIN_SCHEMA,
         "step": result.step,
         "out_dir": str(result.out_dir),
         "model": str(result.model_dir) if result.model_dir else None,

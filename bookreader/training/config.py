@@ -216,8 +216,19 @@ def _check_model(model: dict[str, Any]) -> None:
         if not isinstance(model["hf"], str) or not model["hf"]:
             raise UsageError("[model] hf must name a folder or model id")
         return
-    from bookreader.infini import InfiniConfig
+    from bookreader.infini.config import LEGACY_NAMES, InfiniConfig
 
+    # Types first: the dataclass takes any value, and `d_model = "big"` must fail here (exit 2),
+    # not in the arithmetic of its own set-up or in torch.
+    defaults = asdict(InfiniConfig())
+    for key, value in model.items():
+        name = LEGACY_NAMES.get(key, key)
+        if name not in defaults:
+            continue  # reported by from_dict below, with every unknown name
+        expected = defaults[name]
+        if expected is None:  # optional sizes (n_kv_heads, d_ff, ...): an int when given
+            expected = 0
+        _coerce(value, expected, f"[model] {key}")
     try:
         InfiniConfig.from_dict(model)
     except (TypeError, ValueError) as error:
