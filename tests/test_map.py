@@ -161,7 +161,7 @@ def test_map_command_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert "Traceback" not in result.output
         return result
 
-    assert run(str(tmp_path / "none.epub")).exit_code == 4
+    assert run(str(tmp_path / "none.epub")).exit_code == 2  # no such file: a usage error
     broken = tmp_path / "broken.epub"
     broken.write_bytes(b"not a zip")
     assert run(str(broken)).exit_code == 4
