@@ -200,7 +200,9 @@ def run_ray(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
         reachable_or_fail(address)
         try:
             if address == "local":
-                ray.init(include_dashboard=False, log_to_driver=False)
+                # address="local": a new private instance, never a cluster that a stale
+                # /tmp/ray/ray_current_cluster names (Ray would retry that one for minutes)
+                ray.init(address="local", include_dashboard=False, log_to_driver=False)
             else:
                 ray.init(address=address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as error:
