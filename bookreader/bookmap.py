@@ -111,19 +111,11 @@ class BookMap:
     entries: list[MapEntry]
     source: str  # "names" (found) or "terms" (given)
 
-    def to_dict(self, book: Book | None = None) -> dict[str, Any]:
+    def to_dict(self, book: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The map as JSON (`bookreader.map/1`); `book`: the book's description, when given."""
         data: dict[str, Any] = {"schema": MAP_SCHEMA}
         if book is not None:
-            data["book"] = {
-                "title": book.title,
-                "author": book.author,
-                "path": str(book.path),
-                "format": book.format,
-                "sha256": book.sha256,
-                "chapters": len(book.chapters),
-                "words": book.word_count,
-                "warnings": list(book.warnings),
-            }
+            data["book"] = book
         data["source"] = self.source
         data["chapters"] = [
             {"number": i + 1, "title": t} for i, t in enumerate(self.chapter_titles)

@@ -26,6 +26,7 @@ from bookreader.bookmap import BookMap, book_map, sparkline
 from bookreader.cli.checks import input_file, output_file
 from bookreader.cli.common import guarded, print_json, warning_lines
 from bookreader.cli.options import BookArg
+from bookreader.cli.output import book_info
 from bookreader.errors import UsageError
 
 
@@ -94,7 +95,7 @@ def map_command(
         draw_map(data, out)
         sys.stderr.write(f"bookreader: wrote {out}\n")
     if as_json:
-        print_json(data.to_dict(loaded))
+        print_json(data.to_dict(book_info(loaded)))
         return
     render_map(data, Console(highlight=False, soft_wrap=False, width=max(100, _width())))
 
