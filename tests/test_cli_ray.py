@@ -37,10 +37,15 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
 
 
-def child_env() -> dict[str, str]:
+def child_env(tmp_path: Path) -> dict[str, str]:
     """The test's environment (its isolated cache folder), with the package importable by Ray's
-    workers, which the raylet starts from the cluster's own environment."""
+    workers, which the raylet starts from the cluster's own environment. HOME is the test's own:
+    Ray keeps an authentication token in ~/.ray, and one left there by another Ray instance
+    makes the head refuse this test's driver."""
     env = dict(os.environ)
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env["HOME"] = str(home)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     env.setdefault("OMP_NUM_THREADS", "1")
@@ -59,7 +64,7 @@ def cluster(tmp_path: Path) -> Iterator[str]:
     # --block keeps the cluster a child of this test in its own process group, so that it is
     # stopped by its id afterwards (`ray stop` would stop every Ray cluster of this user).
     log = (tmp_path / "ray.log").open("w")
-    head = subprocess.Popen(start, stdout=log, stderr=subprocess.STDOUT, env=child_env(),
+    head = subprocess.Popen(start, stdout=log, stderr=subprocess.STDOUT, env=child_env(tmp_path),
                             start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 180
@@ -101,7 +106,7 @@ def library(samples: Path, tmp_path: Path) -> Path:
 def test_batch_on_a_local_ray_cluster(cluster: str, library: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = cli("batch", str(library), "--out", str(out), "--ray-address", cluster, "--json",
-                 env=child_env())  # fmt: skip
+                 env=child_env(tmp_path))  # fmt: skip
     assert result.returncode == 3, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     report = json.loads(result.stdout)
@@ -116,7 +121,7 @@ def test_batch_on_a_local_ray_cluster(cluster: str, library: Path, tmp_path: Pat
     assert failures[0]["exit_code"] == 4
     # resumed on the same cluster: nothing redone, the same single failure, not appended
     again = cli("batch", str(library), "--out", str(out), "--ray-address", cluster, "--json",
-                env=child_env())  # fmt: skip
+                env=child_env(tmp_path))  # fmt: skip
     assert again.returncode == 3, again.stderr[-3000:]
     assert json.loads(again.stdout)["skipped"] == 3
     assert len((out / "failures.jsonl").read_text().splitlines()) == 1
@@ -126,7 +131,7 @@ def test_an_address_nothing_answers_is_one_line(library: Path, tmp_path: Path) -
     pytest.importorskip("ray", reason="the optional `ray` extra is not installed")
     address = f"127.0.0.1:{free_port()}"  # bound and released: nothing listens there now
     result = cli("batch", str(library), "--out", str(tmp_path / "out"), "--ray-address", address,
-                 env=child_env())  # fmt: skip
+                 env=child_env(tmp_path))  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"bookreader: error: --ray-address {address}: no Ray cluster answers (Connection refused)"

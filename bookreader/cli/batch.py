@@ -31,7 +31,9 @@ warnings)}.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -189,6 +191,22 @@ def run_processes(tasks: list[Task], jobs: int) -> Iterator[dict[str, Any]]:
             yield future.result()
 
 
+@contextlib.contextmanager
+def native_stderr_muted() -> Iterator[None]:
+    """Ray's C++ client writes a warning to file descriptor 2 for every failed connection retry
+    (one a second while a port answers that is no Ray): hidden while connecting, since the one
+    error line that follows says what failed."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def run_ray(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
     try:
         import ray
@@ -199,12 +217,13 @@ def run_ray(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
     if not ray.is_initialized():
         reachable_or_fail(address)
         try:
-            if address == "local":
-                # address="local": a new private instance, never a cluster that a stale
-                # /tmp/ray/ray_current_cluster names (Ray would retry that one for minutes)
-                ray.init(address="local", include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(address=address, log_to_driver=False)
+            with native_stderr_muted():
+                if address == "local":
+                    # address="local": a new private instance, never a cluster that a stale
+                    # /tmp/ray/ray_current_cluster names (Ray would retry it for minutes)
+                    ray.init(address="local", include_dashboard=False, log_to_driver=False)
+                else:
+                    ray.init(address=address, log_to_driver=False, logging_level="WARNING")
         except (ConnectionError, RuntimeError, ValueError) as error:
             # Ray's own message is many lines (and a traceback); the address is what matters
             reason = " ".join(str(error).split())[:200]
