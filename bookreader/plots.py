@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bookreader.errors import UsageError
+from bookreader.fileio import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -38,21 +39,27 @@ def require_matplotlib() -> None:
 
 
 def check_image_path(path: Path, option: str = "--out") -> None:
-    """An image file name we can write: a known suffix in an existing folder (exit 2 else)."""
+    """An image file name: a known suffix (exit 2 else). Whether it can be written there is
+    the command's check (`cli.checks.output_file`), made before this one."""
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise UsageError(f"{option}: {path.name}: name a .png, .svg or .pdf file")
-    if not path.parent.exists():
-        raise UsageError(f"{option}: no such folder: {path.parent}")
 
 
 def save(figure: Figure, path: Path) -> None:
-    """Write the figure atomically (temporary file, then rename), as its suffix says."""
+    """Write the figure atomically (`fileio.atomic_write`), in the format its suffix names."""
     import matplotlib
 
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "bookreader"}):
-        figure.savefig(tmp, dpi=120, bbox_inches="tight", metadata=_metadata(path))
-    tmp.replace(path)
+    def draw(temporary: Path) -> None:
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "bookreader"}):
+            figure.savefig(
+                temporary,
+                format=path.suffix[1:].lower(),
+                dpi=120,
+                bbox_inches="tight",
+                metadata=_metadata(path),
+            )
+
+    atomic_write(path, draw)
 
 
 def _metadata(path: Path) -> dict[str, Any]:

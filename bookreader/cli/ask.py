@@ -30,6 +30,7 @@ from bookreader.cli.options import (
     ModelOpt,
     OutOpt,
     QuietOpt,
+    chapter_option,
 )
 from bookreader.errors import UsageError
 
@@ -37,7 +38,7 @@ from bookreader.errors import UsageError
 def ask(
     book: BookArg,
     question: str = typer.Argument(..., help="The question, in quotes."),
-    chapter: int | None = output.chapter_option(
+    chapter: int | None = chapter_option(
         "Ask about chapter N only (1-based, as `info` numbers it): cite only its passages."
     ),
     engine: EngineOpt = None,

@@ -16,8 +16,10 @@ import typer
 
 from bookreader.cli import output
 from bookreader.cli.common import guarded
+from bookreader.cli.options import JsonOpt
 from bookreader.engines.cache import StateCache, file_sha256
 from bookreader.errors import UsageError
+from bookreader.humanize import human_bytes
 
 CACHE_SCHEMA = "bookreader.cache/1"
 
@@ -25,7 +27,7 @@ cache_app = typer.Typer(help="List or clear cached book states.", no_args_is_hel
 
 
 def list_entries(
-    as_json: bool = output.json_option(),
+    as_json: JsonOpt = False,
 ) -> None:
     """List cached book states."""
     cache = StateCache()
@@ -55,8 +57,8 @@ def list_entries(
             e.key.engine,
             e.key.model_id or "-",
             str(e.passages),
-            output.human_bytes(e.memory_bytes) if e.memory_bytes else "-",
-            output.human_bytes(e.disk_bytes),
+            human_bytes(e.memory_bytes) if e.memory_bytes else "-",
+            human_bytes(e.disk_bytes),
             e.created,
         )
     stdout_console(highlight=False, soft_wrap=True, width=200).print(table)

@@ -20,8 +20,8 @@ import stat
 import tempfile
 from pathlib import Path
 
-from bookreader.engines.cache import atomic_write_text
 from bookreader.errors import UsageError
+from bookreader.fileio import atomic_write_text
 
 
 def input_file(path: Path, what: str = "") -> Path:
@@ -102,20 +102,14 @@ def output_folder(value: str | Path, option: str = "--out") -> Path:
     return path
 
 
-def _new_file_mode() -> int:
-    # os.umask can only be read by setting it; the CLI is single-threaded when it writes.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def write_output(path: Path, text: str) -> None:
-    """`text` to `path` atomically, with the permissions of a plain redirection (mkstemp's
-    temporary file is 0600), or those of the file it replaces."""
+    """`text` to `path` atomically (`fileio`: a new file gets a plain redirection's permissions),
+    keeping the permissions of the file it replaces."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
     except OSError:
-        mode = _new_file_mode()
+        mode = None
     atomic_write_text(path, text)
-    with contextlib.suppress(OSError):  # the text is written; a file system without modes
-        os.chmod(path, mode)
+    if mode is not None:
+        with contextlib.suppress(OSError):  # the text is written; a file system without modes
+            os.chmod(path, mode)

@@ -98,3 +98,8 @@ StrategyOpt = Annotated[
     typer.Option("--strategy", help="infini summaries (default hierarchical).", show_default=False),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+
+
+def chapter_option(help_text: str) -> Any:
+    """`--chapter N`: each command says in its own words what the chapter limits."""
+    return typer.Option(None, "--chapter", "-c", help=help_text)

@@ -41,7 +41,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import typer
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -61,73 +60,11 @@ from bookreader.engines.base import BookState, Engine, ProgressCallback, Summary
 from bookreader.engines.cache import StateCache
 from bookreader.engines.extractive import SUMMARY_NOTICE
 from bookreader.errors import UsageError
-from bookreader.humanize import human_bytes  # noqa: F401 (commands use output.human_bytes)
 
 SUMMARY_SCHEMA = "bookreader.summary/1"
 ANSWER_SCHEMA = "bookreader.answer/1"
 READ_SCHEMA = "bookreader.read/1"
 SUMMARY_NOTICES = {"extractive": SUMMARY_NOTICE}
-
-# -- common options (factories; commands use the Annotated aliases of bookreader.cli.options) ----
-
-
-def engine_option() -> Any:
-    return typer.Option(
-        None,
-        "--engine",
-        "-e",
-        envvar="BOOKREADER_ENGINE",
-        help="extractive (default, no model) or infini (neural; --model implies it).",
-    )
-
-
-def model_option() -> Any:
-    return typer.Option(
-        None,
-        "--model",
-        "-m",
-        envvar="BOOKREADER_MODEL",
-        help="Neural model: hub id, local folder or checkpoint folder (implies --engine infini).",
-    )
-
-
-def device_option() -> Any:
-    return typer.Option(
-        None,
-        "--device",
-        envvar="BOOKREADER_DEVICE",
-        help="infini engine: cpu, cuda, cuda:N or mps.",
-    )
-
-
-def format_option() -> Any:
-    return typer.Option(None, "--format", "-f", help="text (default), markdown or json.")
-
-
-def json_option() -> Any:
-    return typer.Option(False, "--json", help="Same as --format json.")
-
-
-def out_option() -> Any:
-    return typer.Option(None, "--out", "-o", help="Write the result to this file (atomically).")
-
-
-def length_option() -> Any:
-    return typer.Option(None, "--length", "-l", help="short, medium (default) or long.")
-
-
-def strategy_option() -> Any:
-    return typer.Option(
-        None, "--strategy", help="infini summaries: hierarchical (default) or memory."
-    )
-
-
-def quiet_option() -> Any:
-    return typer.Option(False, "--quiet", "-q", help="No progress on stderr.")
-
-
-def chapter_option(help_text: str) -> Any:
-    return typer.Option(None, "--chapter", "-c", help=help_text)
 
 
 def chapter_index(book: Book, chapter: int | None) -> int | None:

@@ -22,6 +22,7 @@ from bookreader.cli.options import (
     OutOpt,
     QuietOpt,
 )
+from bookreader.humanize import human_bytes
 
 
 def read(
@@ -56,7 +57,7 @@ def read(
         lines.append(f"tokens read: {state.tokens_read}")
     if state.memory is not None:
         lines.append(
-            f"memory: {output.human_bytes(state.memory_bytes)} "
+            f"memory: {human_bytes(state.memory_bytes)} "
             "(fixed size, independent of the book's length)"
         )
     text = "\n".join(lines)

@@ -25,12 +25,13 @@ from bookreader.cli.options import (
     OutOpt,
     QuietOpt,
     StrategyOpt,
+    chapter_option,
 )
 
 
 def summarize(
     book: BookArg,
-    chapter: int | None = output.chapter_option(
+    chapter: int | None = chapter_option(
         "Summarize only chapter N (1-based, as `info` numbers it)."
     ),
     length: LengthOpt = None,
