@@ -89,6 +89,16 @@ def test_chapter_specific_headers_with_page_numbers_are_removed() -> None:
     assert removed == 3
 
 
+@pytest.mark.parametrize("word", ["mix", "Civil", "dim", "vivid", "did", "lid", "mild", "dix"])
+def test_a_word_of_roman_letters_at_a_page_edge_is_text(word: str) -> None:
+    """Only digits and well-formed roman numerals are bare page numbers: a one-word line made of
+    the letters i, v, x, l, c, d, m is kept, while the real page numbers around it go."""
+    pages = [["xiv", "body a", word], ["xv", "body b", "42"], ["Page 3 of 10", "body c", "XLII"]]
+    cleaned, removed = remove_running_lines(pages)
+    assert cleaned == [["body a", word], ["body b"], ["body c"]]
+    assert removed == 5
+
+
 def test_dehyphenation_joins_only_words_seen_elsewhere() -> None:
     text = "This is an exam-\nple of a break.\nAn example appears. A well-\nknown fact."
     joined = dehyphenate(text, vocabulary_of([text]))

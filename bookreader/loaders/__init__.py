@@ -26,7 +26,7 @@ __all__ = ["LOADER_VERSION", "detect_format", "load"]
 
 # Part of every cache key: bump it when a loader change alters the text or chapters of any
 # book, so that states read from the old text are not reused.
-LOADER_VERSION = 2
+LOADER_VERSION = 3  # 3: a word of roman letters at a page edge is text
 
 _HAS_WORD = re.compile(r"\w")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")

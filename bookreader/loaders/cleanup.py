@@ -104,7 +104,10 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-_PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[\divxlcdm]+(?:\s*(?:/|of)\s*\d+)?\s*$", re.I)
+# A bare page number: digits, or a well-formed roman numeral below 90 as front matter numbers
+# its pages ("xiv"); never a word that is only made of roman letters ("mix", "civil", "dim").
+_ROMAN_PAGE = r"(?=[ivxl])(?:xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
+_PAGE_NUMBER = re.compile(rf"^\s*(?:page\s+)?(?:\d+|{_ROMAN_PAGE})(?:\s*(?:/|of)\s*\d+)?\s*$", re.I)
 
 
 def _line_key(line: str, page_tokens: set[str]) -> str:
