@@ -57,6 +57,7 @@ def test_round_trip_restores_book_and_passages() -> None:
         CacheKey("cd" * 32, "infini", "some/model"),  # another engine
         CacheKey("cd" * 32, "extractive", None, "rev2"),  # another model revision
         CacheKey("cd" * 32, "extractive", None, None, 999),  # another cache format
+        CacheKey("cd" * 32, "extractive", terms_version=1),  # an index of older term rules
     ],
 )
 def test_a_different_key_never_reuses_an_entry(other: CacheKey) -> None:

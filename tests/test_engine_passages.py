@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bookreader.book import Book, Chapter, PageMark, count_words
 from bookreader.engines.passages import (
     MAX_WORDS,
     MIN_WORDS,
+    STOPWORDS,
     book_passages,
     chapter_passages,
     fold,
@@ -15,6 +18,7 @@ from bookreader.engines.passages import (
     sentences,
     terms,
 )
+from bookreader.engines.wordforms import BASE_FORM
 
 
 def words(n: int, tag: str) -> str:
@@ -100,3 +104,31 @@ def test_terms_drop_stopwords_and_fold_suffixes() -> None:
     assert fold("stopped") == "stop"
     assert fold("cities") == "city"
     assert fold("glass") == "glass"
+
+
+@pytest.mark.parametrize(
+    ("told", "asked"),
+    [
+        ("The keeper kept the logbook.", "Does the keeper keep the logbook?"),
+        (
+            "She took the lantern and wrote a letter.",
+            "Will she take the lantern and write a letter?",
+        ),
+        ("Men and children sank.", "A man and a child sink."),
+        (
+            "He brought the key; they sought it and found it.",
+            "He brings the key; they seek it and find it.",
+        ),
+    ],
+)
+def test_irregular_forms_meet_their_base_form(told: str, asked: str) -> None:
+    """A book tells in the past what a question asks in the present: the same terms."""
+    assert terms(told) == terms(asked)
+
+
+def test_every_irregular_form_folds_with_its_base_and_none_is_a_stopword() -> None:
+    for form, base in BASE_FORM.items():
+        assert fold(form) == fold(base), form
+        assert form not in STOPWORDS and base not in STOPWORDS, form
+    # Forms with another common reading stay themselves.
+    assert {"rose", "wound", "ground", "bit", "bound"}.isdisjoint(BASE_FORM)

@@ -8,7 +8,7 @@ Layout, under `paths.cache_dir()/states/`, one folder per entry:
         memory-<token>.safetensors      infini engine only: InfiniState.save output
 
 The key is the book file's sha256, the engine name, the model id, the model revision,
-`CACHE_FORMAT_VERSION` and the loaders' `LOADER_VERSION`. `state.json` repeats the whole key and `load` checks it, so a changed
+`CACHE_FORMAT_VERSION`, the loaders' `LOADER_VERSION` and the index terms' `TERMS_VERSION`. `state.json` repeats the whole key and `load` checks it, so a changed
 book (new sha256), another model or revision, or an older cache format never reuses an entry.
 
 A state's passage index (`state.index`) is saved in a folder of its own; a loaded state names
@@ -19,7 +19,7 @@ the new record does not name removed. A reader sees the old entry or the new one
 
 state.json schema (format 1):
     {"format_version": 1, "key": {"book_sha256", "engine", "model_id", "model_revision",
-     "format_version", "loader_version"}, "created": ISO-8601 UTC, "book": {path, title, author,
+     "format_version", "loader_version", "terms_version"}, "created": ISO-8601 UTC, "book": {path, title, author,
      language, format, sha256, warnings, chapters: [{index, title, text, pages: [[offset,
      number, label]], source, front_matter}], front_matter: [...], source_words, skipped},
      "passages": [{id, chapter_index, chapter_title, start,
@@ -44,6 +44,7 @@ from typing import Any
 from bookreader import paths
 from bookreader.book import Book, Chapter, PageMark, Passage
 from bookreader.engines.base import BookState
+from bookreader.engines.passages import TERMS_VERSION
 from bookreader.fileio import atomic_write, atomic_write_text, replace_durably
 from bookreader.loaders import LOADER_VERSION
 
@@ -59,6 +60,7 @@ class CacheKey:
     model_revision: str | None = None
     format_version: int = CACHE_FORMAT_VERSION
     loader_version: int = LOADER_VERSION  # a book loaded by an older loader is read again
+    terms_version: int = TERMS_VERSION  # an index of other term rules is built again
 
     @property
     def folder_name(self) -> str:

@@ -6,8 +6,10 @@ sentence boundaries, never inside a sentence. Every passage keeps its character 
 chapter, so PDF chapters can cite page labels through `Chapter.page_span_of`.
 
 Terms are lowercase word tokens without English stopwords, with a light suffix folding (plural
--s, -ed, -ing, final -e) so that "arrive", "arrived" and "arriving" meet; no dictionary, no
-language model: simple and predictable.
+-s, -ed, -ing, final -e) so that "arrive", "arrived" and "arriving" meet, and English irregular
+forms taken to their base form (`wordforms`: "kept" meets "keep"); no language model: simple
+and predictable. `TERMS_VERSION` names these rules: cached indexes built by other rules are
+rebuilt.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bookreader.book import PARAGRAPH_BREAK, Book, Chapter, Passage
+from bookreader.engines.wordforms import BASE_FORM
 
 MIN_WORDS = 80
 MAX_WORDS = 200
+TERMS_VERSION = 2  # 2: irregular forms folded to their base form
 
 # Words that carry no topic: function words plus the question words people type.
 _STOPWORD_LIST = """
@@ -47,7 +51,9 @@ _CONTRACTIONS = ("n't", "'m", "'re", "'ve", "'ll", "'d")
 
 
 def fold(word: str) -> str:
-    """Light suffix folding: drowned/drowning -> drown, arrive/arrived -> arriv, ships -> ship."""
+    """Light suffix folding: drowned/drowning -> drown, arrive/arrived -> arriv, ships -> ship;
+    irregular forms first go to their base form (took -> take -> tak, men -> man)."""
+    word = BASE_FORM.get(word, word)
     if len(word) <= 3 or not word.isalpha():
         return word
     if word.endswith("ies") and len(word) > 4:
