@@ -78,6 +78,34 @@ def test_the_focus_must_be_in_the_cited_passage() -> None:
     assert "swamp adder" in citations[0].sentence
 
 
+# The act is told in the book's own words ("eloped"); the question's verb is used elsewhere only.
+ELOPED = make_book(
+    [
+        (
+            "The Fair",
+            [
+                "After the harvest fair Mara eloped with Tobias Wren, the ferryman, and the two "
+                "crossed the river to Dunmore before dawn."
+            ],
+        ),
+        ("The Mill", ["The mill wheel would run all night when the river was high."]),
+        ("The Square", ["Stalls of apples and cider filled the square every autumn."]),
+    ]
+)
+
+
+def test_a_verb_focus_missing_from_the_passage_declines_nothing() -> None:
+    """A verb asked about need not be in the answer: the passage that tells the act in other
+    words is cited, and the question is not declined for lacking the verb (a noun is: see
+    `test_what_the_book_does_not_answer_is_declined_with_a_reason`)."""
+    engine = ExtractiveEngine()
+    state = engine.read(ELOPED)
+    question = "Who did Mara run away with after the harvest fair?"
+    assert parse_question(question).focus == {"run"} and not parse_question(question).thing
+    citations = cited(engine, state, question)
+    assert citations and "eloped" in citations[0].sentence
+
+
 @pytest.mark.parametrize(
     ("question", "focus", "expects"),
     [
