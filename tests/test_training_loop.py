@@ -5,6 +5,7 @@ one-line usage errors."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,22 @@ def test_end_prob_puts_that_share_of_needles_as_late_as_allowed(tmp_path: Path) 
     assert late_share(0.0) < 0.2
     assert 0.35 < late_share(0.5) < 0.75
     assert late_share(1.0) == 1.0
+
+
+def test_a_bad_file_in_the_books_folder_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bookreader.training.loop import _load_books
+
+    folder = tmp_path / "books"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The keeper lit the lamp at dusk. " * 200)
+    (folder / "b.epub").write_bytes(b"not a zip at all")
+    data = replace(tiny_recipe(tmp_path / "run", steps=1).data, books=[str(folder)], books_weight=1)
+    with caplog.at_level("WARNING"):
+        books = _load_books(data)
+    assert len(books) == 1
+    assert "b.epub" in caplog.text and "skips" in caplog.text
+    (folder / "a.txt").unlink()  # nothing readable left: a usage error, not an empty run
+    with pytest.raises(UsageError, match="no readable book"):
+        _load_books(data)

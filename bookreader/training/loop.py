@@ -16,6 +16,7 @@ The batches and the loss of one step are in `steps.py`.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -52,6 +53,8 @@ from bookreader.training.steps import (
 
 METRICS_FILE = "metrics.jsonl"
 MODEL_DIR = "model"
+
+LOG = logging.getLogger(__name__)
 
 
 # -- schedule -------------------------------------------------------------------------------
@@ -133,8 +136,8 @@ def _load_books(data: DataConfig, codec: Codec = BYTES) -> list[Tensor]:
             books.append(book_token_ids(path, codec))
         except UsageError:
             raise
-        except Exception:  # an unreadable file in a folder of books is skipped, not fatal
-            continue
+        except (BookreaderError, OSError) as error:  # one bad file in a folder is no reason to stop
+            LOG.warning("bookreader: warning: training skips %s: %s", path, error)
     if not books:
         raise UsageError("[data] books: no readable book found")
     return books
