@@ -33,6 +33,7 @@ from bookreader.engines.ranking import (
     parse_question,
     rerank,
 )
+from bookreader.engines.scope import Scope, question_scope
 from bookreader.engines.summaries import Sentence, chapter_sentences, clean, ranked
 from bookreader.errors import UsageError
 
@@ -77,12 +78,18 @@ def lookup(
     parsed = parse_question(question)
     query = set(parsed.terms)
     allowed: np.ndarray | None = None
-    if chapter is not None:
-        scope = chapter_of(state.book, chapter)
-        query -= chapter_reference_terms(scope)
-        if not query - set(terms(scope.title)):  # only names the chapter: what is in it?
-            return central_hits(state, scope, k), ""
-        allowed = index.chapters == chapter
+    place = Scope(chapter_of(state.book, chapter).index) if chapter is not None else None
+    if place is None:  # the question may name a chapter, or the book's beginning or end
+        named = question_scope(question, state.book)
+        if isinstance(named, str):
+            return [], named
+        place = named
+    if place is not None:
+        scope = chapter_of(state.book, place.chapter)
+        query -= chapter_reference_terms(scope) | place.words
+        if not query - set(terms(scope.title)):  # only names the place: what happens there?
+            return central_hits(state, scope, k, place.edge), ""
+        allowed = index.chapters == place.chapter
         parsed = replace(parsed, terms=tuple(t for t in parsed.terms if t in query))
     known = {t for t in query if index.knows(t)}
     # Most of the question's words must occur in the book at all: an off-topic question
@@ -151,26 +158,32 @@ def chapter_reference_terms(chapter: Chapter) -> set[str]:
     return set(CHAPTER_WORDS) | {str(chapter.index + 1)}
 
 
-def central_hits(state: BookState, chapter: Chapter, k: int) -> list[Hit]:
+def central_hits(state: BookState, chapter: Chapter, k: int, edge: str | None = None) -> list[Hit]:
     """The chapter's k passages holding its most central sentences (LexRank), in reading
-    order, each with that sentence marked: what a "what happens here" question is after."""
+    order, each with that sentence marked: what a "what happens here" question is after.
+    With `edge` "start" or "end", its first or last k passages instead ("How does it end?"),
+    each with its most central sentence marked."""
+    own = [p for p in state.passages if p.chapter_index == chapter.index]
+    if not own:
+        return []
     layouts = state.layouts or {}
     sentences, ranks, _ = ranked(
         chapter_sentences(chapter.index, chapter.text, layouts.get(chapter.index))
     )
-    own = [p for p in state.passages if p.chapter_index == chapter.index]
-    if not own:
-        return []
     if not sentences:  # nothing sentence-like to rank: its opening passages stand in
         return [Hit(p, 0.0, p.text) for p in own[:k]]
     locator = PassageLocator(own)
     hits: dict[int, Hit] = {}
+    wanted = {p.id for p in (own[-k:] if edge == "end" else own[:k])} if edge else None
     for i in np.argsort(-ranks, kind="stable"):
         passage = locator.passage_of(sentences[i])
-        if passage.id not in hits:
+        if passage.id not in hits and (wanted is None or passage.id in wanted):
             hits[passage.id] = Hit(passage, float(ranks[i]), sentences[i].text)
         if len(hits) == k:
             break
+    for passage in own:  # an edge passage without a ranked sentence still stands, unmarked
+        if wanted and passage.id in wanted and passage.id not in hits:
+            hits[passage.id] = Hit(passage, 0.0, passage.text)
     return sorted(hits.values(), key=lambda hit: hit.passage.start)
 
 

@@ -129,6 +129,14 @@ def parse_number(text: str) -> int | None:
     return roman_to_int(text)
 
 
+def heading_number(title: str) -> tuple[str, int] | None:
+    """(keyword, number) of a numbered heading: "CHAPTER VII. A Mad Tea-Party" -> ("chapter",
+    7), "Stave Three" -> ("stave", 3); None for any other title."""
+    match = _KEYWORD.match(title)
+    number = parse_number(match.group("num")) if match else None
+    return (match.group("kw").lower(), number) if match and number else None
+
+
 @dataclass(frozen=True)
 class Candidate:
     line: int  # index of the heading's first line
