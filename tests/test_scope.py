@@ -97,6 +97,10 @@ def test_a_numbered_heading_wins_over_the_position() -> None:
     chapter_of = {q: question_scope(q, book) for q in ["x in chapter 2?", "x in Letter 2?"]}
     assert chapter_of["x in chapter 2?"] == Scope(4, None, frozenset({"chapter", "2"}))
     assert chapter_of["x in Letter 2?"] == Scope(2, None, frozenset({"letter", "2"}))
+    assert question_scope("Sum up the last letter.", book) == Scope(
+        2, None, frozenset({"last", "letter"})
+    )
+    assert 'no "Letter 7"' in str(question_scope("What is in Letter 7?", book))
     # No heading "Chapter 6": the sixth chapter by position, as --chapter 6 counts.
     assert question_scope("What happens in chapter 6?", book) == Scope(
         5, None, frozenset({"chapter", "6"})
@@ -109,13 +113,15 @@ def test_a_numbered_heading_wins_over_the_position() -> None:
         "What did Wenna write in the letter I sent?",
         "Who is the letter to Jane from?",
         "Who wrote the chapter of accidents?",
+        "What does Jane say in her first letter?",  # the book's headings have no letters
+        "What is in the last letter?",
         "Who dies first?",
         "How does the keeper die at the end?",
         "Where does the book say the bell hangs?",
     ],
 )
 def test_words_that_only_look_like_a_place_name_none(question: str) -> None:
-    assert question_scope(question, book_of(["Chapter 1", "Chapter 2", "Letter 1"])) is None
+    assert question_scope(question, book_of(["Preface", "Chapter 1", "Chapter 2"])) is None
 
 
 def citations_of(

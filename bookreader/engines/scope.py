@@ -3,10 +3,12 @@ in chapter 3?", "in Chapter VII", "in Stave Three", "the third chapter", "the la
 the book's beginning or end ("How does the book end?", "What happens at the beginning?").
 
 A named chapter is found by its heading first ("Stave Three", "Chapter 1" after four "Letter"
-chapters), then, for "chapter N", by position (the Nth chapter, as `--chapter N` counts). The
-end of a book is the end of its last chapter; its beginning, the beginning of its first numbered
-chapter (not a preface). A question asks about the end or the beginning only when nothing else
-is left in it ("How does Ahab die at the end?" is a search for Ahab's death, not a summary).
+chapters), then, for "chapter N", by position (the Nth chapter, as `--chapter N` counts). A
+unit the book's headings do not use ("her first letter" in a book without letters) names no
+place; "chapter" always does. The end of a book is the end of its last chapter; its beginning,
+the beginning of its first numbered chapter (not a preface). A question asks about the end or
+the beginning only when nothing else is left in it ("How does Ahab die at the end?" is a search
+for Ahab's death, not a summary).
 """
 
 from __future__ import annotations
@@ -51,15 +53,22 @@ def question_scope(question: str, book: Book) -> Scope | str | None:
     if not book.chapters:
         return None
     for named in [*_NAMED.finditer(question), *_ORDERED.finditer(question)]:
+        unit = _unit_of(named)
         number = _number_of(named)
-        if number is None:  # "the letter to Jane", "chapter of accidents": no place named
-            continue
-        found = _named_chapter(named, number, book)
+        own = [c for c in book.chapters if (heading_number(c.title) or ("",))[0] == unit]
+        if number is None or (unit != "chapter" and not own):
+            continue  # "the letter to Jane", "her first letter": no place of the book named
+        found = _named_chapter(unit, number, own, book)
         if found is None:
             label = named.group().strip()
             return f'there is no "{label}" in the book: it has chapters 1-{len(book.chapters)}'
         return Scope(found.index, words=frozenset(terms(named.group())))
     return _book_part(question, book)
+
+
+def _unit_of(match: re.Match[str]) -> str:
+    unit = match.group("unit").lower().rstrip(".")
+    return "chapter" if unit in {"chap", "ch"} else unit
 
 
 def _number_of(match: re.Match[str]) -> int | None:
@@ -78,12 +87,12 @@ def _number_of(match: re.Match[str]) -> int | None:
     return parse_number(word)
 
 
-def _named_chapter(match: re.Match[str], number: int, book: Book) -> Chapter | None:
-    unit = match.group("unit").lower().rstrip(".")
-    unit = "chapter" if unit in {"chap", "ch"} else unit
+def _named_chapter(unit: str, number: int, own: list[Chapter], book: Book) -> Chapter | None:
+    """The chapter a unit and number name: by heading ("Stave 3" among the staves, "the last
+    letter" the last of the letters), else, for chapters, by position (the Nth chapter)."""
     if number == -1:
-        return book.chapters[-1]
-    for chapter in book.chapters:
+        return own[-1] if own and unit != "chapter" else book.chapters[-1]
+    for chapter in own:
         if heading_number(chapter.title) == (unit, number):
             return chapter
     if unit == "chapter" and 1 <= number <= len(book.chapters):
