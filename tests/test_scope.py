@@ -11,8 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bookreader.book import Book, Chapter, Citation
+from bookreader.engines import registry
+from bookreader.engines.base import BookState
 from bookreader.engines.extractive import TOP_K, ExtractiveEngine
 from bookreader.engines.scope import Scope, question_scope
+from bookreader.loaders.headings import heading_number
 
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"]
 WORDS = [
@@ -170,3 +173,41 @@ def test_a_chapter_the_book_lacks_is_declined_with_the_range_it_has() -> None:
     )
     assert answer.startswith("No good match") and 'no "chapter 9"' in answer
     assert "chapters 1-3" in answer
+
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS_BOOKS = sorted(
+    str(path.relative_to(CORPUS))
+    for folder in ("epub", "pdf", "txt")
+    for path in (CORPUS / folder).glob("*")
+    if path.suffix in {".epub", ".pdf", ".txt"}
+)
+
+
+@pytest.mark.parametrize("name", CORPUS_BOOKS)
+def test_places_in_real_books(corpus: Path, name: str) -> None:
+    """On real books of every format: the end is the book's final passages, the beginning the
+    first passages of one chapter, and "chapter k" cites chapter k's passages only."""
+    engine = ExtractiveEngine()
+    book = registry.load_book(corpus / name)
+    state = engine.read(book)
+    ending = citations_of_state(engine, state, "How does the book end?")
+    assert ending and ending[-1].passage_id == state.passages[-1].id
+    assert [c.passage_id for c in ending] == sorted(c.passage_id for c in ending)
+    opening = citations_of_state(engine, state, "How does it begin?")
+    assert opening and len({c.chapter_index for c in opening}) == 1
+    first = [p.id for p in state.passages if p.chapter_index == opening[0].chapter_index]
+    assert [c.passage_id for c in opening] == first[: len(opening)]
+    n = len(book.chapters)
+    for k in sorted({1, (n + 1) // 2, n}):
+        scope = question_scope(f"What happens in chapter {k}?", book)
+        assert isinstance(scope, Scope), (name, k)
+        cited = citations_of_state(engine, state, f"What happens in chapter {k}?")
+        assert cited and {c.chapter_index for c in cited} == {scope.chapter}, (name, k)
+        # The chapter is the one headed "Chapter k" where the book has one, else the kth.
+        headed = [c.index for c in book.chapters if heading_number(c.title) == ("chapter", k)]
+        assert scope.chapter == (headed[0] if headed else book.chapters[k - 1].index)
+
+
+def citations_of_state(engine: ExtractiveEngine, state: BookState, question: str) -> list[Citation]:
+    return [c for c in engine.ask(state, question) if isinstance(c, Citation)]

@@ -170,11 +170,12 @@ def central_hits(state: BookState, chapter: Chapter, k: int, edge: str | None = 
     sentences, ranks, _ = ranked(
         chapter_sentences(chapter.index, chapter.text, layouts.get(chapter.index))
     )
-    if not sentences:  # nothing sentence-like to rank: its opening passages stand in
-        return [Hit(p, 0.0, p.text) for p in own[:k]]
+    edge_passages = own[-k:] if edge == "end" else own[:k]
+    if not sentences:  # nothing sentence-like to rank: the passages at that edge stand in
+        return [Hit(p, 0.0, p.text) for p in edge_passages]
     locator = PassageLocator(own)
     hits: dict[int, Hit] = {}
-    wanted = {p.id for p in (own[-k:] if edge == "end" else own[:k])} if edge else None
+    wanted = {p.id for p in edge_passages} if edge else None
     for i in np.argsort(-ranks, kind="stable"):
         passage = locator.passage_of(sentences[i])
         if passage.id not in hits and (wanted is None or passage.id in wanted):
