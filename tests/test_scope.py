@@ -1,6 +1,8 @@
 """Questions that name a place in the book: a chapter by number (in any of its spellings), by its
 heading or by its order, or the book's beginning or end. The reference is the book's own chapter
-list and passages; asking about a chapter by name gives what `--chapter` gives."""
+list and passages; asking about a chapter by name gives what `--chapter` gives. Checked on
+hand-made books (random chapter counts and spellings), on every corpus book and on every
+loadable file of the peer corpora."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from bookreader.engines import registry
 from bookreader.engines.base import BookState
 from bookreader.engines.extractive import TOP_K, ExtractiveEngine
 from bookreader.engines.scope import Scope, question_scope
+from bookreader.errors import BookreaderError
 from bookreader.loaders.headings import heading_number
 
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"]
@@ -211,3 +214,28 @@ def test_places_in_real_books(corpus: Path, name: str) -> None:
 
 def citations_of_state(engine: ExtractiveEngine, state: BookState, question: str) -> list[Citation]:
     return [c for c in engine.ask(state, question) if isinstance(c, Citation)]
+
+
+PEER = Path(__file__).resolve().parents[2] / "shared" / "peer"
+PEER_FILES = (
+    sorted(p for p in PEER.rglob("*") if p.suffix in (".epub", ".pdf")) if PEER.is_dir() else []
+)
+
+
+@pytest.mark.parametrize("path", PEER_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_places_in_the_peer_corpora(path: Path) -> None:
+    """Every loadable EPUB and PDF of the public test suites, however odd its structure: the
+    end is its final passage, and a named chapter cites that chapter alone."""
+    try:
+        book = registry.load_book(path)
+    except BookreaderError:
+        pytest.skip("refused by the loader (checked in test_peer_corpora.py)")
+    engine = ExtractiveEngine()
+    state = engine.read(book)
+    ending = citations_of_state(engine, state, "How does the book end?")
+    assert ending and ending[-1].passage_id == state.passages[-1].id
+    for question in ["What happens in chapter 1?", "What happens in the last chapter?"]:
+        scope = question_scope(question, book)
+        assert isinstance(scope, Scope)
+        cited = citations_of_state(engine, state, question)
+        assert cited and {c.chapter_index for c in cited} == {scope.chapter}, question
