@@ -7,9 +7,11 @@ its model and cites them. Neither engine imports the other: both import this mod
 - `PassageIndex` (in `index.py`): BM25 (bm25s) over passages, saved next to a cached state.
 - `lookup`: BM25 recalls `CANDIDATES` passages; `ranking` reorders them on the question's focus
   and on how near each other its words stand, and judges whether the best ones answer it
-  (else returns why not). `lookup(..., chapter=i)` searches chapter i only (a word the chapter
-  never uses counts as unknown there); a question that names nothing but the chapter itself
-  ("What happens in chapter 3?") gets the chapter's most central passages (`central_hits`).
+  (else returns why not). `lookup(..., chapter=i)`, or a question naming a chapter (`scope`),
+  searches chapter i only (a word the chapter never uses counts as unknown there); a question
+  that names nothing but the chapter ("What happens in chapter 3?") gets the chapter's most
+  central passages, one about the book's end or beginning its last or first ones
+  (`central_hits`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bookreader.engines.index import PassageIndex
 from bookreader.engines.passages import terms
 from bookreader.engines.ranking import (
     CANDIDATES,
+    Question,
     Weights,
     choose_passages,
     judge,
@@ -72,25 +75,36 @@ def lookup(
 ) -> tuple[list[Hit], str]:
     """(the passages that answer `question`, best first; "") or ([], why none does).
 
-    BM25 recalls `CANDIDATES` passages; `ranking` reorders them on the question's focus
-    and on how close together its words are, and judges whether the best one answers."""
-    index = passage_index(state)
+    A place the question names (or `chapter`) scopes the search; a question that only names
+    the place ("What happens in chapter 3?", "How does it end?") gets its central or edge
+    passages. Otherwise `search_passages` finds and judges the answer."""
+    place = (
+        Scope(chapter_of(state.book, chapter).index)
+        if chapter is not None
+        else question_scope(question, state.book)
+    )
+    if isinstance(place, str):  # it names a chapter the book does not have
+        return [], place
     parsed = parse_question(question)
+    if place is None:
+        return search_passages(state, parsed, k)
+    scope = chapter_of(state.book, place.chapter)
+    query = set(parsed.terms) - chapter_reference_terms(scope) - place.words
+    if not query - set(terms(scope.title)):  # only names the place: what happens there?
+        return central_hits(state, scope, k, place.edge), ""
+    parsed = replace(parsed, terms=tuple(t for t in parsed.terms if t in query))
+    return search_passages(state, parsed, k, place.chapter)
+
+
+def search_passages(
+    state: BookState, parsed: Question, k: int, chapter: int | None = None
+) -> tuple[list[Hit], str]:
+    """BM25 recalls `CANDIDATES` passages (of chapter index `chapter` only, when given);
+    `ranking` reorders them on the question's focus and on how close together its words are,
+    and judges whether the best ones answer it."""
+    index = passage_index(state)
     query = set(parsed.terms)
-    allowed: np.ndarray | None = None
-    place = Scope(chapter_of(state.book, chapter).index) if chapter is not None else None
-    if place is None:  # the question may name a chapter, or the book's beginning or end
-        named = question_scope(question, state.book)
-        if isinstance(named, str):
-            return [], named
-        place = named
-    if place is not None:
-        scope = chapter_of(state.book, place.chapter)
-        query -= chapter_reference_terms(scope) | place.words
-        if not query - set(terms(scope.title)):  # only names the place: what happens there?
-            return central_hits(state, scope, k, place.edge), ""
-        allowed = index.chapters == place.chapter
-        parsed = replace(parsed, terms=tuple(t for t in parsed.terms if t in query))
+    allowed = None if chapter is None else index.chapters == chapter
     known = {t for t in query if index.knows(t)}
     # Most of the question's words must occur in the book at all: an off-topic question
     # shares a stray word or two with any long book, a nonsense one shares none.
