@@ -221,15 +221,7 @@ def train(
     device = resolve_device(cfg.device)
     dist = _Distributed(device)
     torch.manual_seed(cfg.seed)
-    model = build_model(recipe).to(device)
-    if cfg.init_from:  # the next stage of a curriculum starts from the last one's weights
-        model.load_state_dict(load_init_weights(cfg.init_from, model))
-    optimizer = torch.optim.AdamW(
-        model.param_groups(cfg.lr, beta_lr=cfg.beta_lr, weight_decay=cfg.weight_decay),
-        betas=cfg.adam_betas,
-    )
-    for group in optimizer.param_groups:
-        group["base_lr"] = group["lr"]
+    model, optimizer = _model_and_optimizer(recipe, device)
     start_step, elapsed_before, tokens_total = 0, 0.0, 0
     if resume is not None:
         ckpt = load_checkpoint(resume)
@@ -284,8 +276,7 @@ def train(
         }
         if dist.is_main:
             if (step + 1) % cfg.log_every == 0 or step == start_step:
-                with (out_dir / METRICS_FILE).open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(metrics) + "\n")
+                _append_metrics(out_dir, metrics)
             if on_step is not None:
                 on_step(step + 1, metrics)
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == last_step:
@@ -301,6 +292,29 @@ def train(
         model_dir = out_dir / MODEL_DIR
         model.save(model_dir)
     return TrainResult(done, out_dir, model_dir, metrics, losses)
+
+
+def _model_and_optimizer(
+    recipe: Recipe, device: torch.device
+) -> tuple[InfiniTransformer | HFInfiniModel, torch.optim.Optimizer]:
+    """The recipe's model on `device` (from `init_from`'s weights for a curriculum's next
+    stage) and its AdamW, each group remembering its base learning rate for the schedule."""
+    cfg = recipe.train
+    model = build_model(recipe).to(device)
+    if cfg.init_from:  # the next stage of a curriculum starts from the last one's weights
+        model.load_state_dict(load_init_weights(cfg.init_from, model))
+    optimizer = torch.optim.AdamW(
+        model.param_groups(cfg.lr, beta_lr=cfg.beta_lr, weight_decay=cfg.weight_decay),
+        betas=cfg.adam_betas,
+    )
+    for group in optimizer.param_groups:
+        group["base_lr"] = group["lr"]
+    return model, optimizer
+
+
+def _append_metrics(out_dir: Path, metrics: dict[str, Any]) -> None:
+    with (out_dir / METRICS_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(metrics) + "\n")
 
 
 def _save(
