@@ -58,7 +58,13 @@ def test_passkey_plot_draws_memory_on_and_off(tmp_path: Path) -> None:
     args = ["passkey", "--model", str(model), "--lengths", "1K,2K", "--positions", "start,end"]
     result = CliRunner().invoke(app, [*args, "--trials", "2", "--plot", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["memory"] is True  # the JSON is the memory-on run's
+    document = json.loads(result.stdout)
+    assert document["memory"] is True  # the JSON is the memory-on run's, with its control
+    control_cells = document["control"]
+    assert [(c["length"], c["position"]) for c in control_cells] == [
+        (c["length"], c["position"]) for c in document["cells"]
+    ]
+    assert all(0 <= c["token_accuracy"] <= 1 and c["trials"] == 2 for c in control_cells)
     assert_drawn_png(out, min_width=700)  # two panels side by side
     svg = tmp_path / "passkey.svg"
     control = CliRunner().invoke(app, [*args, "--trials", "1", "--no-memory", "--plot", str(svg)])

@@ -178,6 +178,7 @@ def passkey(
         "intro": intro,
         "seed": seed,
         "cells": [cell.to_dict() for cell in cells],
+        "control": None,  # the memory-off cells, when --plot runs them beside memory on
     }
     if plot is not None:
         from bookreader.plots import draw_passkey
@@ -185,7 +186,8 @@ def passkey(
         panels = [("memory off (control)" if no_memory else "memory on", data["cells"])]
         if not no_memory:  # the same keys and layouts (same seed), every gate closed
             console.print("memory off (control):", markup=False)
-            panels.append(("memory off (control)", [c.to_dict() for c in run(False)]))
+            data["control"] = [c.to_dict() for c in run(False)]
+            panels.append(("memory off (control)", data["control"]))
         draw_passkey(panels, f"passkey retrieval: {model.name}, haystack {hay.name}", plot)
         console.print(f"wrote {plot}", markup=False)
     if as_json:
