@@ -83,8 +83,16 @@ async def test_a_cell_asks_about_that_name_in_that_chapter(tmp_path: Path, sampl
 
 @pytest.mark.anyio
 async def test_the_name_asks_about_the_whole_book_and_escape_asks_nothing(
-    tmp_path: Path, sample_book
+    tmp_path: Path, sample_book, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    made: list[int] = []
+
+    def counted_map(book, top: int):  # the map is made once, then shown again at once
+        made.append(top)
+        return book_map(book, top=top)
+
+    monkeypatch.setattr("bookreader.tui.screens.map.book_map", counted_map)
+    monkeypatch.setattr("bookreader.tui.screens.map._LAST_MAP", {})
     engine = ScriptedEngine()
     app = make_app(tmp_path, sample_book, engine)
     async with app.run_test(size=SIZE) as pilot:
@@ -98,6 +106,7 @@ async def test_the_name_asks_about_the_whole_book_and_escape_asks_nothing(
         await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
         await wait_for(pilot, lambda: bool(engine.questions) and app.screen.idle)
         assert engine.questions == ["What about Elias?"] and engine.chapters == [None]
+        assert made == [20]  # opened twice, made once
 
 
 def test_map_screen_snapshot(snap_compare, tmp_path: Path, sample_book) -> None:

@@ -49,6 +49,10 @@ def shade(count: int, peak: int) -> str:
     return f"on {SHADES[min(len(SHADES) - 1, int(level))]}"
 
 
+# The last map made, by (book sha256, names shown): F2 again shows it at once.
+_LAST_MAP: dict[tuple[str, int], BookMap] = {}
+
+
 class MapScreen(ModalScreen[MapChoice | None]):
     CSS_PATH = "map.tcss"
     BINDINGS = [  # noqa: RUF012
@@ -79,7 +83,10 @@ class MapScreen(ModalScreen[MapChoice | None]):
 
     @work(thread=True, exclusive=True, group="map")
     def _make_map(self) -> None:
-        data = book_map(self.book, top=self.top)  # seconds at most, even for Moby-Dick
+        key = (self.book.sha256, self.top)
+        data = _LAST_MAP.get(key) or book_map(self.book, top=self.top)  # seconds at most
+        _LAST_MAP.clear()
+        _LAST_MAP[key] = data
         self.app.call_from_thread(self._show, data)
 
     def _show(self, data: BookMap) -> None:
