@@ -133,8 +133,7 @@ def test_words_that_only_look_like_a_place_name_none(question: str) -> None:
 def citations_of(
     engine: ExtractiveEngine, book: Book, question: str, **options: int
 ) -> list[Citation]:
-    state = engine.read(book)
-    return [c for c in engine.ask(state, question, **options) if isinstance(c, Citation)]
+    return citations_of_state(engine, engine.read(book), question, **options)
 
 
 @pytest.mark.parametrize("titles", [["Preface", "Chapter 1", "Chapter 2", "Chapter 3"], ["Whole"]])
@@ -212,8 +211,10 @@ def test_places_in_real_books(corpus: Path, name: str) -> None:
         assert scope.chapter == (headed[0] if headed else book.chapters[k - 1].index)
 
 
-def citations_of_state(engine: ExtractiveEngine, state: BookState, question: str) -> list[Citation]:
-    return [c for c in engine.ask(state, question) if isinstance(c, Citation)]
+def citations_of_state(
+    engine: ExtractiveEngine, state: BookState, question: str, **options: int
+) -> list[Citation]:
+    return [c for c in engine.ask(state, question, **options) if isinstance(c, Citation)]
 
 
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peer"

@@ -36,20 +36,11 @@ from bookreader.engines.ranking import (
     parse_question,
     rerank,
 )
-from bookreader.engines.scope import Scope, question_scope
+from bookreader.engines.scope import Scope, chapter_reference_terms, question_scope
 from bookreader.engines.summaries import Sentence, chapter_sentences, clean, ranked
 from bookreader.errors import UsageError
 
 TOP_K = 3  # passages an answer quotes or a prompt starts from
-
-# Words that, in a question scoped to a chapter, only point at the chapter as a whole.
-CHAPTER_WORDS = frozenset(
-    terms(
-        "chapter chapters happen happens happened happening summary summarize summarise plot "
-        "story events event tell describe overview gist goes going occur occurs occurred part "
-        "section"
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -166,17 +157,11 @@ def chapter_label(book: Book, index: int) -> str:
     return chapter_of(book, index).label()
 
 
-def chapter_reference_terms(chapter: Chapter) -> set[str]:
-    """Terms of a scoped question that point at the chapter rather than at something in it:
-    "chapter", "happens", its number as the user sees it (1-based)."""
-    return set(CHAPTER_WORDS) | {str(chapter.index + 1)}
-
-
 def central_hits(state: BookState, chapter: Chapter, k: int, edge: str | None = None) -> list[Hit]:
     """The chapter's k passages holding its most central sentences (LexRank), in reading
     order, each with that sentence marked: what a "what happens here" question is after.
     With `edge` "start" or "end", its first or last k passages instead ("How does it end?"),
-    each with its most central sentence marked."""
+    each with its most central sentence marked (or whole, when none of its sentences ranks)."""
     own = [p for p in state.passages if p.chapter_index == chapter.index]
     if not own:
         return []
@@ -184,22 +169,16 @@ def central_hits(state: BookState, chapter: Chapter, k: int, edge: str | None = 
     sentences, ranks, _ = ranked(
         chapter_sentences(chapter.index, chapter.text, layouts.get(chapter.index))
     )
-    edge_passages = own[-k:] if edge == "end" else own[:k]
-    if not sentences:  # nothing sentence-like to rank: the passages at that edge stand in
-        return [Hit(p, 0.0, p.text) for p in edge_passages]
+    # Each passage's most central sentence, passages in the order of those sentences' ranks.
     locator = PassageLocator(own)
-    hits: dict[int, Hit] = {}
-    wanted = {p.id for p in edge_passages} if edge else None
+    best: dict[int, Hit] = {}
     for i in np.argsort(-ranks, kind="stable"):
         passage = locator.passage_of(sentences[i])
-        if passage.id not in hits and (wanted is None or passage.id in wanted):
-            hits[passage.id] = Hit(passage, float(ranks[i]), sentences[i].text)
-        if len(hits) == k:
-            break
-    for passage in own:  # an edge passage without a ranked sentence still stands, unmarked
-        if wanted and passage.id in wanted and passage.id not in hits:
-            hits[passage.id] = Hit(passage, 0.0, passage.text)
-    return sorted(hits.values(), key=lambda hit: hit.passage.start)
+        best.setdefault(passage.id, Hit(passage, float(ranks[i]), sentences[i].text))
+    if edge or not best:  # an edge, or nothing sentence-like to rank: the passages there
+        chosen = own[-k:] if edge == "end" else own[:k]
+        return [best.get(p.id, Hit(p, 0.0, p.text)) for p in chosen]
+    return sorted(list(best.values())[:k], key=lambda hit: hit.passage.start)
 
 
 class PassageLocator:

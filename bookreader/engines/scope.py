@@ -35,6 +35,14 @@ START_WORDS = frozenset(terms("begin beginning begins start starts opening opens
 # Words that only point at the book or at what happens in it.
 _POINTING = "book novel story tale text plot happen happens happened events finally"
 POINTING_WORDS = frozenset(terms(_POINTING))
+# Words that, in a question scoped to a chapter, only point at the chapter as a whole.
+CHAPTER_WORDS = frozenset(
+    terms(
+        "chapter chapters happen happens happened happening summary summarize summarise plot "
+        "story events event tell describe overview gist goes going occur occurs occurred part "
+        "section"
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -115,3 +123,9 @@ def _book_part(question: str, book: Book) -> Scope | None:
     numbered = [c for c in book.chapters if heading_number(c.title)]
     first = numbered[0] if numbered else book.chapters[0]
     return Scope(first.index, "start", words)
+
+
+def chapter_reference_terms(chapter: Chapter) -> set[str]:
+    """Terms of a scoped question that point at the chapter rather than at something in it:
+    "chapter", "happens", its number as the user sees it (1-based)."""
+    return set(CHAPTER_WORDS) | {str(chapter.index + 1)}
